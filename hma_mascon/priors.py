@@ -1,0 +1,512 @@
+"""Prior signal RMS of the glacier, lake and hydrology components on the mascon cells (METHODS.md §7).
+
+Heavy lifting: **xarray/netCDF4** read the gridded priors, **geopandas/shapely/pyproj** rebuild and
+intersect the Shean et al. (2020) hexagons, **numpy** does the area-weighted regridding.  Written by
+hand: the regridding (exact spherical overlap of regular lat/lon cells, separable in latitude and
+longitude, so no extra dependency such as xESMF is needed), the hexagon reconstruction and the
+glacier-area-proportional distribution, because no installed library does these on our grid.
+
+Sources, best first (``"auto"``):
+
+* **glacier**: ``glacier_prior_grid`` (gridded ASTER-like series, the paper's Hugonnet et al. 2021
+  tiles); else the real substitute, Shean et al. (2020) 2000.4-2018.4 geodetic mass balance on 55-km
+  hexagons (``shean2020_mass_balance``), distributed onto 0.5 deg cells in proportion to the RGI 6.0
+  glacier area (``rgi6_glacier_area``) inside each hexagon (:func:`shean_rate_grid`).  A rate-only
+  product gives sigma = |rate| std(t) over the prior period (§7).  **Month-of-year prior of a
+  rate-only product:** the seasonal second moment of a detrended linear ramp is exactly zero, and
+  inventing a seasonal amplitude (e.g. scaled from the rate with a regional phase) would have no
+  source; so ``seasonal_second_moment`` is zero for this component and the floor acts.  The seasonal
+  cycle of the glacier cells then comes from the GRACE-derived hydrology substitute below (which
+  contains the total seasonal signal, glacier included).
+* **lake**: ``lake_storage`` (gridded lake water storage); else **none**: zero variance, so the
+  floor (or the other components) act.  No honest lake substitute exists offline.
+* **hydrology**: ``hydrology_model`` (WGHM-like TWS grid); else the CSR-like substitute: the prior
+  RMS of DDK5 + 200 km Gaussian filtered GRACE EWH (computed by the caller on the mascon cells) minus
+  the glacier prior (:func:`hydrology_prior_from_grace`).
+
+All series are referenced to their own mean over the prior period (2002-2017 by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .constants import RHO_WATER
+from .regions import HMA_ALBERS, DataFileError, _dataset_exists, _dataset_files, _dataset_path, grid_resolution
+
+
+@dataclass
+class PriorComponent:
+    """One prior component on the mascon cells.
+
+    Attributes
+    ----------
+    name : str
+        ``"glacier"``, ``"lake"`` or ``"hydrology"``.
+    series : xarray.DataArray (time, lat, lon) or None
+        EWH anomaly [m] about the prior-period mean; None for rate-only or absent products.
+    rms : ndarray (m,)
+        Prior signal RMS sigma_k,i [m].
+    seasonal_second_moment : ndarray (12, m) or None
+        Mean over years of the detrended value squared, per calendar month [m2].
+    source : str
+        Dataset (manifest name and file) the prior comes from.
+    substitute : str or None
+        What stands in for the paper's product, and how; None when it is the paper's kind of product.
+    rate : ndarray (m,) or None
+        EWH rate [m/yr] of a rate-only product.
+    """
+
+    name: str
+    series: xr.DataArray | None
+    rms: np.ndarray
+    seasonal_second_moment: np.ndarray | None
+    source: str
+    substitute: str | None = None
+    rate: np.ndarray | None = None
+    attrs: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ regridding
+def _edges(centres):
+    c = np.asarray(centres, float)
+    if c.size < 2:
+        raise ValueError("need at least two coordinate values to infer cell edges")
+    d = np.diff(c)
+    if not np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
+        raise ValueError("coordinate is not regular")
+    return np.r_[c - d[0] / 2, c[-1] + d[0] / 2]
+
+
+def _overlap(out_lo, out_hi, in_edges, transform=lambda v: v):
+    """Matrix (n_out, n_in) of overlap measures between intervals after ``transform``."""
+    lo = np.maximum(out_lo[:, None], in_edges[None, :-1])
+    hi = np.minimum(out_hi[:, None], in_edges[None, 1:])
+    return np.where(hi > lo, transform(hi) - transform(np.minimum(lo, hi)), 0.0)
+
+
+def regrid_to_cells(da, grid, extensive=False, source="input"):
+    """Area-weighted regridding of a regular lat/lon field onto the mascon cells.
+
+    Intensive fields (EWH): x_j = sum_i a_ij v_i / sum_i a_ij, with a_ij the spherical overlap area
+    |cell_j ∩ input_i| ∝ Δλ_ij Δ(sin φ)_ij.  Extensive fields (km2, Gt per cell): x_j = sum_i
+    (a_ij / A_i) v_i.  A mascon cell that receives a NaN input cell becomes NaN.
+
+    Parameters
+    ----------
+    da : xarray.DataArray (..., lat, lon)
+        Regular grid (any resolution, ascending or descending axes).  Coordinates named
+        ``lat``/``lon``, ``latitude``/``longitude`` or ``y``/``x``.
+    grid : MasconGrid
+    source : str
+        Name of the file, for error messages.
+
+    Returns
+    -------
+    ndarray (..., m)
+
+    Raises
+    ------
+    ValueError
+        If the input does not cover every mascon cell.
+    """
+    latn = next((n for n in ("lat", "latitude", "y") if n in da.dims), None)
+    lonn = next((n for n in ("lon", "longitude", "x") if n in da.dims), None)
+    if latn is None or lonn is None:
+        raise DataFileError(f"{source}: no lat/lon dimensions in {da.dims}")
+    da = da.sortby(latn).sortby(lonn).transpose(..., latn, lonn)
+    lat_e = _edges(da[latn].values)
+    lon_e = _edges(da[lonn].values)
+    half = grid_resolution(grid) / 2
+    glat = np.asarray(grid.lat, float)
+    glon = np.asarray(grid.lon, float)
+    tol = 1e-6
+    if (glat.min() - half < lat_e[0] - tol or glat.max() + half > lat_e[-1] + tol
+            or glon.min() - half < lon_e[0] - tol or glon.max() + half > lon_e[-1] + tol):
+        raise ValueError(
+            f"{source}: coverage lat {lat_e[0]:.2f}..{lat_e[-1]:.2f}, lon {lon_e[0]:.2f}..{lon_e[-1]:.2f} "
+            f"does not contain the mascon grid (lat {glat.min() - half:.2f}..{glat.max() + half:.2f}, "
+            f"lon {glon.min() - half:.2f}..{glon.max() + half:.2f})")
+    ulat, ilat = np.unique(np.round(glat, 9), return_inverse=True)
+    ulon, ilon = np.unique(np.round(glon, 9), return_inverse=True)
+    sin = lambda v: np.sin(np.radians(v))  # noqa: E731
+    wlat = _overlap(ulat - half, ulat + half, lat_e, sin)
+    wlon = _overlap(ulon - half, ulon + half, lon_e)
+    if extensive:
+        wlat = wlat / np.diff(sin(lat_e))[None, :]
+        wlon = wlon / np.diff(lon_e)[None, :]
+    else:
+        wlat = wlat / wlat.sum(axis=1, keepdims=True)
+        wlon = wlon / wlon.sum(axis=1, keepdims=True)
+    v = np.asarray(da.values, float)
+    nanmask = ~np.isfinite(v)
+    v0 = np.where(nanmask, 0.0, v)
+    out = np.einsum("ak,...kl,bl->...ab", wlat, v0, wlon)
+    touched = np.einsum("ak,...kl,bl->...ab", (wlat > 0).astype(float), nanmask.astype(float),
+                        (wlon > 0).astype(float))
+    out = np.where(touched > 0, np.nan, out)
+    return out[..., ilat, ilon]
+
+
+# ---------------------------------------------------------------------------- series statistics
+def _decimal_years(time):
+    idx = pd.DatetimeIndex(np.asarray(time))
+    start = pd.to_datetime(idx.year.astype(str) + "-01-01")
+    end = pd.to_datetime((idx.year + 1).astype(str) + "-01-01")
+    return idx.year.values + ((idx - start) / (end - start)).values
+
+
+def _monthly_epochs(period):
+    t = pd.date_range(period[0], period[1], freq="MS") + pd.Timedelta(days=14)
+    return _decimal_years(t.values)
+
+
+def series_rms(x):
+    """RMS about the period mean, sqrt(mean_t (x - x̄)²) per cell [same unit as x]."""
+    x = np.asarray(x, float)
+    return np.sqrt(np.mean((x - x.mean(axis=0)) ** 2, axis=0))
+
+
+def seasonal_second_moment(x, time):
+    """Per calendar month, the mean over years of the value squared after removing offset + trend.
+
+    The second moment about 0 (not about the monthly mean), so that the seasonal cycle is carried
+    (METHODS.md §7, R_sv step 3).  Returns (12, m); months absent from ``time`` give NaN.
+    """
+    x = np.asarray(x, float)
+    t = _decimal_years(time)
+    X = np.column_stack([np.ones_like(t), t - t.mean()])
+    coef, *_ = np.linalg.lstsq(X, x, rcond=None)
+    r = x - X @ coef
+    month = pd.DatetimeIndex(np.asarray(time)).month.values
+    out = np.full((12, x.shape[1]), np.nan)
+    for c in range(1, 13):
+        sel = month == c
+        if sel.any():
+            out[c - 1] = np.mean(r[sel] ** 2, axis=0)
+    return out
+
+
+def rate_rms(rate, period=("2002-01", "2017-12")):
+    """sigma = |rate| std(t) of a linear ramp sampled monthly over ``period`` (population std)."""
+    return np.abs(np.asarray(rate, float)) * np.std(_monthly_epochs(period))
+
+
+def _check_nan(values, dataset, path, nan):
+    bad = ~np.isfinite(values)
+    if bad.any():
+        ncell = int(bad.reshape(-1, bad.shape[-1]).any(axis=0).sum())
+        if nan == "zero":
+            return np.where(bad, 0.0, values)
+        raise ValueError(
+            f"prior {dataset!r} ({path}): {ncell} mascon cells contain NaN after regridding; "
+            "pass nan='zero' to set them to 0")
+    return values
+
+
+def _read_lwe(path, dataset):
+    try:
+        ds = xr.open_dataset(path)
+    except Exception as err:  # noqa: BLE001
+        raise DataFileError(f"{path}: cannot be read as netCDF ({err})") from err
+    if "lwe_thickness" not in ds:
+        raise DataFileError(f"{path}: variable 'lwe_thickness' missing (has {list(ds.data_vars)})")
+    da = ds["lwe_thickness"]
+    if "time" not in da.dims:
+        raise DataFileError(f"{path}: 'lwe_thickness' has no time dimension")
+    units = str(da.attrs.get("units", "cm")).strip().lower()
+    scale = {"cm": 0.01, "m": 1.0, "mm": 0.001}.get(units)
+    if scale is None:
+        raise DataFileError(f"{path}: unsupported units {units!r} of 'lwe_thickness' (cm, mm or m)")
+    return da, scale
+
+
+def load_gridded_prior(name, data_dir, grid, component, period=("2002-01", "2017-12"), nan="raise",
+                       substitute=None):
+    """A prior component from a CF netCDF ``lwe_thickness(time, lat, lon)`` dataset (cm).
+
+    The series is cut to ``period``, regridded area-weighted to the mascon cells, converted to metres
+    and referenced to its own mean over the period.
+    """
+    path = _dataset_path(name, data_dir)
+    da, scale = _read_lwe(path, name)
+    da = da.sel(time=slice(period[0], period[1] + "-31" if len(period[1]) == 7 else period[1]))
+    if da.sizes["time"] < 12:
+        raise DataFileError(f"{path}: fewer than 12 epochs inside the prior period {period}")
+    values = regrid_to_cells(da, grid, source=str(path)) * scale
+    values = _check_nan(values, name, path, nan)
+    values = values - values.mean(axis=0)
+    time = da["time"].values
+    series = grid.to_dataarray(values, name=f"{component}_prior", units="m",
+                               long_name=f"{component} prior EWH anomaly", extra_dims=("time",))
+    series = series.assign_coords(time=time)
+    return PriorComponent(component, series, series_rms(values), seasonal_second_moment(values, time),
+                          source=f"{name}: {path}", substitute=substitute)
+
+
+# ------------------------------------------------------------------------------- Shean hexagons
+def _hexagons(points_xy):
+    """Rebuild the flat-topped hexagons around lattice centroids (circumradius from the spacing)."""
+    import shapely
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(points_xy).query(points_xy, k=2)
+    spacing = float(np.median(d[:, 1]))  # centre-to-centre distance = sqrt(3) * circumradius
+    r = spacing / np.sqrt(3.0)
+    ang = np.radians(np.arange(0, 360, 60))
+    verts = np.stack([points_xy[:, :1] + r * np.cos(ang), points_xy[:, 1:] + r * np.sin(ang)], axis=-1)
+    return np.array([shapely.Polygon(v) for v in verts], dtype=object), r
+
+
+def shean_rate_grid(data_dir, grid):
+    """Shean et al. (2020) glacier mass rates distributed onto the mascon cells.
+
+    Each hexagon's mass rate (``mb_Gta_sum``, Gt/yr) is spread over the 0.5 deg RGI cells it
+    overlaps in proportion to the RGI 6.0 glacier area inside the hexagon, taken as A_i |hex ∩ cell_i|
+    / |cell_i| (glacier area assumed uniform inside an RGI cell); a hexagon whose overlapped cells hold
+    no RGI area is spread by overlap area.  The hexagons are rebuilt from their centroids (the file
+    stores points) on the Albers projection :data:`~hma_mascon.regions.HMA_ALBERS` (the file's CRS
+    tag is wrong), flat-topped, with circumradius = centre spacing / sqrt(3).
+
+    Returns
+    -------
+    rate : ndarray (m,)
+        EWH rate [m/yr] per mascon cell.
+    info : dict
+        ``file_total_gt`` (sum of the file), ``grid_total_gt`` (sum on the mascon cells, buffer
+        included), ``outside_gt`` (mass of hexagon parts outside the grid), ``hex_radius_m``,
+        ``period``.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from .regions import _to_albers
+
+    path = _dataset_path("shean2020_mass_balance", data_dir)
+    hexes = gpd.read_file(path)
+    if "mb_Gta_sum" not in hexes.columns:
+        raise DataFileError(f"{path}: column 'mb_Gta_sum' missing")
+    if not (hexes.geom_type == "Point").all():
+        raise DataFileError(f"{path}: expected hexagon centroids (points)")
+    xy = np.column_stack([hexes.geometry.x.values, hexes.geometry.y.values])
+    if np.abs(xy).max() < 1000:
+        raise DataFileError(f"{path}: coordinates look geographic, expected Albers metres")
+    gt = hexes["mb_Gta_sum"].astype(float).values
+    polys, radius = _hexagons(xy)
+    # RGI area grid around the hexagons
+    rgi_path = _dataset_files("rgi6_glacier_area", data_dir, match="rgi6_glacier_area_0.5deg.nc")[0]
+    rgi = xr.open_dataset(rgi_path)
+    var = "Area" if "Area" in rgi else list(rgi.data_vars)[0]
+    hull = gpd.GeoSeries(list(polys), crs=HMA_ALBERS).to_crs("EPSG:4326").total_bounds
+    half = grid_resolution(grid) / 2
+    w = min(hull[0], np.min(grid.lon) - half) - 0.5
+    e = max(hull[2], np.max(grid.lon) + half) + 0.5
+    so = min(hull[1], np.min(grid.lat) - half) - 0.5
+    no = max(hull[3], np.max(grid.lat) + half) + 0.5
+    area = rgi[var].sortby("y").sortby("x").sel(x=slice(w, e), y=slice(so, no))
+    rlat, rlon = np.meshgrid(area["y"].values, area["x"].values, indexing="ij")
+    rgi_cells = _Cells(rlat.ravel(), rlon.ravel(), 0.5)
+    from .regions import cell_polygons
+
+    cells_a = _to_albers(cell_polygons(rgi_cells))
+    cell_area = shapely.area(cells_a)
+    a_rgi = np.nan_to_num(area.values.ravel().astype(float))
+    tree = shapely.STRtree(cells_a)
+    gt_cell = np.zeros(a_rgi.size)
+    for h, poly in enumerate(polys):
+        idx = tree.query(poly, predicate="intersects")
+        if idx.size == 0:
+            continue
+        ov = shapely.area(shapely.intersection(cells_a[idx], poly))
+        w = a_rgi[idx] * ov / cell_area[idx]
+        if w.sum() <= 0:
+            w = ov
+        gt_cell[idx] += gt[h] * w / w.sum()
+    gt_grid = regrid_to_cells(xr.DataArray(gt_cell.reshape(rlat.shape), dims=("y", "x"),
+                                           coords={"y": area["y"].values, "x": area["x"].values}),
+                              grid, extensive=True, source=str(rgi_path))
+    rate = gt_grid * 1e12 / RHO_WATER / np.asarray(grid.area, float)
+    info = {"file_total_gt": float(gt.sum()), "grid_total_gt": float(np.nansum(gt_grid)),
+            "outside_gt": float(gt_cell.sum() - np.nansum(gt_grid)), "hex_radius_m": radius,
+            "period": "2000.4-2018.4", "file": str(path), "rgi_file": str(rgi_path)}
+    return np.nan_to_num(rate), info
+
+
+class _Cells:
+    def __init__(self, lat, lon, resolution):
+        self.lat, self.lon, self.resolution = lat, lon, resolution
+
+
+def hugonnet_comparison(data_dir, shean_info=None):
+    """HMA glacier mass rates: Hugonnet et al. (2021) RGI regions 13+14+15 vs. Shean et al. (2020).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per product/period: ``source``, ``period``, ``dmdt_gt_per_yr``, ``err_gt_per_yr``
+        (Hugonnet errors added in quadrature over the three regions).
+    """
+    path = _dataset_path("hugonnet2021_regional", data_dir)
+    df = pd.read_csv(path)
+    need = {"reg", "period", "dmdt", "err_dmdt"}
+    if not need <= set(df.columns):
+        raise DataFileError(f"{path}: missing columns {sorted(need - set(df.columns))}")
+    sub = df[df["reg"].isin([13, 14, 15])]
+    rows = []
+    for period, g in sub.groupby("period"):
+        if len(g) != 3:
+            raise DataFileError(f"{path}: period {period} does not have the three HMA regions 13, 14, 15")
+        rows.append({"source": "Hugonnet 2021 (RGI 13+14+15)", "period": period,
+                     "dmdt_gt_per_yr": float(g["dmdt"].sum()),
+                     "err_gt_per_yr": float(np.sqrt(np.sum(g["err_dmdt"] ** 2)))})
+    if shean_info is not None:
+        rows.append({"source": "Shean 2020 (file total)", "period": shean_info["period"],
+                     "dmdt_gt_per_yr": shean_info["file_total_gt"], "err_gt_per_yr": np.nan})
+        rows.append({"source": "Shean 2020 on the mascon grid", "period": shean_info["period"],
+                     "dmdt_gt_per_yr": shean_info["grid_total_gt"], "err_gt_per_yr": np.nan})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ hydrology/GRACE
+def hydrology_prior_from_grace(grace_ewh, time, glacier, period=("2002-01", "2017-12")):
+    """CSR-like hydrology prior: filtered GRACE EWH minus the glacier prior.
+
+    Parameters
+    ----------
+    grace_ewh : array-like (time, m)
+        DDK5 + 200 km Gaussian filtered GRACE EWH [m] synthesised at the mascon cells by the caller.
+    time : array-like (time,) datetime64
+    glacier : PriorComponent
+        Its ``series`` (interpolated to ``time``) or ``rate`` x (t - t̄) is subtracted.
+    period : (str, str)
+        Prior period; only epochs inside it are used.  Missing months (NaN rows) are dropped.
+
+    Returns
+    -------
+    PriorComponent
+        ``rms`` and ``seasonal_second_moment`` of the residual, referenced to its own mean.
+    """
+    x = np.asarray(grace_ewh, float)
+    t = pd.DatetimeIndex(np.asarray(time))
+    sel = (t >= pd.Timestamp(period[0])) & (t < pd.Timestamp(period[1]) + pd.offsets.MonthBegin(1))
+    sel &= np.all(np.isfinite(x), axis=1)
+    x, t = x[sel], t[sel]
+    if x.shape[0] < 12:
+        raise ValueError(f"fewer than 12 GRACE epochs inside the prior period {period}")
+    tdec = _decimal_years(t.values)
+    if glacier.series is not None:
+        g = glacier.series.interp(time=t.values)
+        gv = np.asarray(g.values, float).reshape(t.size, -1)
+    elif glacier.rate is not None:
+        gv = np.outer(tdec - tdec.mean(), glacier.rate)
+    else:
+        gv = 0.0
+    resid = x - gv
+    resid = resid - resid.mean(axis=0)
+    return PriorComponent("hydrology", None, series_rms(resid), seasonal_second_moment(resid, t.values),
+                          source="GRACE (DDK5 + 200 km Gaussian) minus the glacier prior",
+                          substitute="CSR-like: filtered GRACE minus glacier prior stands in for WaterGAP WGHM 2.2e")
+
+
+# ----------------------------------------------------------------------------------- load_priors
+def _zero_component(name, m, reason):
+    return PriorComponent(name, None, np.zeros(m), np.zeros((12, m)), source="none", substitute=reason)
+
+
+def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", lake="auto",
+                hydrology="auto", nan="raise", grace_ewh=None, grace_time=None):
+    """The three prior components on the mascon cells, each from the best available source.
+
+    Parameters
+    ----------
+    data_dir : path-like
+    grid : MasconGrid
+    period : (str, str)
+        Prior period ``("YYYY-MM", "YYYY-MM")``.
+    glacier : {"auto", "grid", "shean", "none"}
+    lake : {"auto", "grid", "none"}
+    hydrology : {"auto", "model", "grace", "none"}
+        ``grace`` (or ``auto`` without the model file) needs ``grace_ewh`` (time, m) [m] and
+        ``grace_time``.
+    nan : {"raise", "zero"}
+        NaN cells in a gridded prior raise (naming the dataset and the count) or become 0.
+
+    Returns
+    -------
+    dict
+        ``{"glacier", "lake", "hydrology"}`` -> :class:`PriorComponent`.
+    """
+    m = np.asarray(grid.lat).size
+    out = {}
+    # glacier
+    if glacier == "auto":
+        glacier = "grid" if _dataset_exists("glacier_prior_grid", data_dir) else "shean"
+    if glacier == "grid":
+        out["glacier"] = load_gridded_prior("glacier_prior_grid", data_dir, grid, "glacier", period, nan)
+    elif glacier == "shean":
+        rate, info = shean_rate_grid(data_dir, grid)
+        out["glacier"] = PriorComponent(
+            "glacier", None, rate_rms(rate, period), np.zeros((12, m)),
+            source=f"shean2020_mass_balance: {info['file']} (+ rgi6_glacier_area)",
+            substitute=("Shean et al. 2020 rates (2000.4-2018.4) on hexagons distributed by RGI 6.0 glacier "
+                        "area; rate-only: sigma = |rate| std(t), seasonal second moment 0 (floor acts)"),
+            rate=rate, attrs=info)
+    elif glacier == "none":
+        out["glacier"] = _zero_component("glacier", m, "no glacier prior (floor acts)")
+    else:
+        raise ValueError(f"glacier must be 'auto', 'grid', 'shean' or 'none', not {glacier!r}")
+    # lake
+    if lake == "auto":
+        lake = "grid" if _dataset_exists("lake_storage", data_dir) else "none"
+    if lake == "grid":
+        out["lake"] = load_gridded_prior("lake_storage", data_dir, grid, "lake", period, nan)
+    elif lake == "none":
+        out["lake"] = _zero_component("lake", m, "no lake storage product offline: zero variance, the floor acts")
+    else:
+        raise ValueError(f"lake must be 'auto', 'grid' or 'none', not {lake!r}")
+    # hydrology
+    if hydrology == "auto":
+        hydrology = "model" if _dataset_exists("hydrology_model", data_dir) else "grace"
+    if hydrology == "model":
+        out["hydrology"] = load_gridded_prior("hydrology_model", data_dir, grid, "hydrology", period, nan)
+    elif hydrology == "grace":
+        if grace_ewh is None or grace_time is None:
+            raise ValueError("hydrology prior: 'hydrology_model' is absent; pass grace_ewh (time, m) [m] and "
+                             "grace_time (filtered GRACE EWH at the mascon cells) or hydrology='none'")
+        out["hydrology"] = hydrology_prior_from_grace(grace_ewh, grace_time, out["glacier"], period)
+    elif hydrology == "none":
+        out["hydrology"] = _zero_component("hydrology", m, "no hydrology prior (floor acts)")
+    else:
+        raise ValueError(f"hydrology must be 'auto', 'model', 'grace' or 'none', not {hydrology!r}")
+    return out
+
+
+def load_soil_moisture(data_dir, grid, period=("2002-01", "2017-12"), reference=None):
+    """GLDAS-like soil moisture on the mascon cells as an EWH anomaly [m] (METHODS.md §10.1).
+
+    The whole series is regridded area-weighted, anomalised over ``reference`` (default: ``period``),
+    and NaN (fill / glacier-masked) cells are set to 0.  Absent file: ``DatasetNotFoundError``
+    (the caller decides).
+
+    Returns
+    -------
+    xarray.DataArray (time, lat, lon) [m]
+    """
+    path = _dataset_path("soil_moisture", data_dir)
+    da, scale = _read_lwe(path, "soil_moisture")
+    values = regrid_to_cells(da, grid, source=str(path)) * scale
+    values = np.where(np.isfinite(values), values, 0.0)
+    time = da["time"].values
+    ref = reference or period
+    t = pd.DatetimeIndex(time)
+    sel = (t >= pd.Timestamp(ref[0])) & (t < pd.Timestamp(ref[1]) + pd.offsets.MonthBegin(1))
+    if not sel.any():
+        raise DataFileError(f"{path}: no epoch inside the reference period {ref}")
+    values = values - values[sel].mean(axis=0)
+    out = grid.to_dataarray(values, name="soil_moisture", units="m",
+                            long_name="soil moisture EWH anomaly", extra_dims=("time",))
+    return out.assign_coords(time=time)
