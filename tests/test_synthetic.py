@@ -1,0 +1,161 @@
+"""Acceptance tests of the synthetic world (reduced mode: a subset of months)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hma_mascon.synthetic import generate_world, load_truth, write_world
+from hma_mascon.synthetic import parameters as P
+from hma_mascon.synthetic._sh import ewh_to_stokes_factors, synthesise
+from hma_mascon.synthetic.glaciers import season_shape
+from hma_mascon.synthetic.noise import coefficient_noise
+
+MONTHS = 9  # every 9th GRACE month: 25 months spanning 2002-2023
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(seed=7, months=MONTHS)
+
+
+@pytest.fixture(scope="module")
+def written(world, tmp_path_factory):
+    return write_world(world, tmp_path_factory.mktemp("synthetic"))
+
+
+def _fit(t, y):
+    """Trend of y(t) with annual + semiannual terms (least squares)."""
+    X = np.stack([np.ones_like(t), t - t.mean(), np.cos(2 * np.pi * t), np.sin(2 * np.pi * t),
+                  np.cos(4 * np.pi * t), np.sin(4 * np.pi * t)], axis=1)
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+def test_deterministic(world):
+    again = generate_world(seed=7, months=MONTHS)
+    np.testing.assert_array_equal(world.stokes["C"].values, again.stokes["C"].values)
+    np.testing.assert_array_equal(world.truth["lwe_thickness"].values, again.truth["lwe_thickness"].values)
+    other = generate_world(seed=8, months=MONTHS)
+    assert not np.allclose(world.stokes["C"].values, other.stokes["C"].values, equal_nan=True)
+
+
+def test_round_trip_through_real_readers(world, written):
+    from hma_mascon.gia import read_gia_rates
+    from hma_mascon.io_grace import read_stokes_directory
+    from hma_mascon.low_degree import read_tn13, read_tn14
+
+    ds = read_stokes_directory(written / "grace" / "csr_rl06")
+    assert ds.sizes["time"] == world.months.shape[0]
+    np.testing.assert_allclose(ds["C"].values, world.stokes["C"].values, rtol=1e-12, atol=1e-25, equal_nan=True)
+    assert list(ds["month"].values) == list(world.months["month"])
+    assert np.all(ds["C"].values[:, 1, :2] == 0)  # degree 1 zero in GSM files
+    tn13, tn14 = read_tn13(written / "low_degree" / "TN-13_GEOC_CSR_RL0602.txt"), read_tn14(
+        written / "low_degree" / "TN-14_C30_C20_GSFC_SLR.txt")
+    # SLR C20 is much closer to the truth than the degraded GSM C20
+    true_c20 = world.stokes_clean[:, 0, 2, 0] + P.C20_MEAN
+    assert np.std(tn14["C20"].values - true_c20) < 0.2 * np.std(ds["C"].values[:, 2, 0] - true_c20)
+    np.testing.assert_allclose(tn13["C10"].values, world.stokes_clean[:, 0, 1, 0], atol=5 * P.DEG1_SIGMA)
+    gia = read_gia_rates(written / "gia" / "GIA.ICE-6G_D.txt")
+    np.testing.assert_allclose(np.asarray(gia["C"].values)[:97, :97][np.tril_indices(97)][3:],
+                               world.gia_stokes["ICE-6G_D"][0][np.tril_indices(97)][3:], rtol=1e-10, atol=1e-25)
+    truth = load_truth(written)
+    assert truth["lwe_thickness"].dims == ("time", "lat", "lon") and truth["lwe_thickness"].attrs["units"] == "cm"
+    assert truth.sizes["lat"] == 42 and truth.sizes["lon"] == 80
+
+
+def test_truth_coefficients_consistent(world):
+    """Synthesising the clean coefficients at degree 96 reproduces the truth smoothed by truncation:
+    the total mass in the box agrees within leakage (few %), an independent path from the grid sums."""
+    tr = world.truth
+    k = int(np.argmax(np.abs(tr["glacier"].values).sum(axis=(1, 2))))
+    ewh = world.stokes_clean[k] / ewh_to_stokes_factors()[None, :, None]
+    ewh[:, :2] = 0
+    lat, lon = tr.lat.values, tr.lon.values
+    grid = synthesise(ewh, lat, lon) * 100
+    ref = tr["lwe_thickness"].values[k] - 0  # truth includes degree 0/1; compare anomalies vs another epoch
+    j = int(np.argmin(np.abs(tr["glacier"].values).sum(axis=(1, 2))))
+    ewh2 = world.stokes_clean[j] / ewh_to_stokes_factors()[None, :, None]
+    ewh2[:, :2] = 0
+    d_sh = grid - synthesise(ewh2, lat, lon) * 100
+    d_tr = ref - tr["lwe_thickness"].values[j]
+    A = tr["cell_area"].values
+    assert np.corrcoef(d_sh.ravel(), d_tr.ravel())[0, 1] > 0.5  # truncation at 96 smooths the 0.5-deg blocks
+    assert abs((d_sh * A).sum() / (d_tr * A).sum() - 1) < 0.25
+
+
+def test_regional_trends_and_area(world, written):
+    import geopandas as gpd
+    import shapely
+
+    tr = world.truth
+    area = float(world.glacier_area.sum())
+    assert 8e4 < area < 1.2e5
+    g = gpd.read_file(written / "regions" / "boundary_mountain_regions_hma_v3_clean.gpkg")
+    assert len(g) == 16 and g.crs.to_epsg() == 4326
+    lat, lon = tr.lat.values, tr.lon.values
+    LA, LO = np.meshgrid(lat, lon, indexing="ij")
+    pts = shapely.points(LO.ravel(), LA.ravel())
+    gt = tr["glacier"].values * 1e-2 * 1e3 * tr["cell_area"].values / 1e12  # Gt per cell
+    t = tr["decimal_year"].values
+    trends = {}
+    for name, geom in zip(g.himap_region, g.geometry):
+        mask = shapely.contains(geom, pts).reshape(LA.shape)
+        trends[name] = _fit(t, gt[:, mask].sum(axis=1))[1]
+    total = sum(trends.values())
+    assert P.ACCEPT_HMA_TREND[0] < total < P.ACCEPT_HMA_TREND[1]
+    top3 = sorted(trends, key=trends.get)[:3]
+    assert set(top3) == {"Central Himalaya", "Western Himalaya", "Nyainqentanglha"}
+    assert trends["Karakoram"] > 0 and trends["Western Kunlun Shan"] > 0
+    # lakes gain a few Gt/yr
+    lk = tr["lake"].values * 1e-2 * 1e3 * tr["cell_area"].values / 1e12
+    assert 2.0 < _fit(t, lk.sum(axis=(1, 2)))[1] < 7.0
+
+
+def test_seasonal_types():
+    """Winter-accumulation glaciers peak in spring, monsoon glaciers peak in summer; shapes span [-1, 1]."""
+    tt = np.linspace(0, 1, 366, endpoint=False)
+    w = season_shape(tt, *P.SEASON_SHAPES["winter"])
+    m = season_shape(tt, *P.SEASON_SHAPES["monsoon"])
+    assert 3 <= int(tt[np.argmax(w)] * 12) + 1 <= 5 and 6 <= int(tt[np.argmax(m)] * 12) + 1 <= 8
+    assert np.isclose(w.max(), 1, atol=1e-3) and np.isclose(w.min(), -1, atol=1e-3)
+    assert np.all(np.abs(np.diff(w)) < 0.05)  # continuous
+
+
+def _gradient_ratio(C, S):
+    ewh = np.stack([C, S]) / ewh_to_stokes_factors()[None, :, None]
+    ewh[:, :2] = 0
+    lat = np.arange(26.25, 47, 0.5)
+    lon = np.arange(65.25, 105, 0.5)
+    g = synthesise(ewh, lat, lon)
+    gx = np.diff(g, axis=1) * np.cos(np.deg2rad(lat))[:, None] ** -1
+    gy = np.diff(g, axis=0)
+    return float(np.mean(gx**2) / np.mean(gy**2)), float(np.std(g))
+
+
+def test_noise_stripes_and_filtering():
+    from hma_mascon.filters import apply_ddk, apply_gaussian
+
+    noise = coefficient_noise(1, np.random.default_rng(3))[0]
+    ratio_raw, std_raw = _gradient_ratio(noise[0], noise[1])
+    assert ratio_raw > 3.0  # north-south stripes: east-west gradients dominate
+    Cf, Sf = apply_ddk(noise[0], noise[1], level=5)
+    Cf, Sf = apply_gaussian(Cf, Sf, radius_km=200.0)
+    ratio_f, std_f = _gradient_ratio(np.asarray(Cf), np.asarray(Sf))
+    assert ratio_f < 2.0 and std_f < 0.1 * std_raw
+
+
+def test_insitu_and_priors(world, written):
+    import pandas as pd
+
+    links = pd.read_csv(written / "insitu" / "wgms" / "rgi_wgms_links_20220112_HMA4.csv")
+    assert set(links.NAME) == {"YALA", "TS.TUYUKSUYSKIY", "GLACIER NO. 354 (AKSHIYRAK)", "ABRAMOV"}
+    yala = pd.read_csv(written / "insitu" / "wgms" / "mbdata_WGMS-00912.csv")
+    assert yala.YEAR.min() == 2012 and yala.YEAR.max() == 2022
+    assert (yala.WINTER_BALANCE + yala.SUMMER_BALANCE == yala.ANNUAL_BALANCE).all()
+    assert yala.ANNUAL_BALANCE.mean() < -200  # glacier-scale loss (mm w.e./yr), larger than the cell mean
+    import xarray as xr
+
+    wghm = xr.open_dataset(written / "hydrology" / "wghm_tws_0.5deg.nc")
+    assert str(wghm.time.values[-1])[:7] == "2017-12" and wghm.lwe_thickness.attrs["units"] == "cm"
+    aster = xr.open_dataset(written / "glaciers" / "aster_glacier_mass_0.5deg.nc")
+    assert str(aster.time.values[-1])[:7] == "2019-12"
