@@ -1,0 +1,267 @@
+"""Map plotting helpers that work offline.
+
+cartopy does the projection and drawing (``GeoAxes``, ``ShapelyFeature``); matplotlib does the
+rest. What is written by hand is only the wiring that keeps the maps offline and consistent:
+
+* coastlines and borders come from a small shipped file, ``hma_mascon/data/naturalearth/
+  asia_50m.geojson`` (Natural Earth 1:50m, public domain, clipped to 40-120E, 10-60N; see the
+  README beside it). ``GeoAxes.coastlines()`` and ``cartopy.feature.BORDERS`` are never used,
+  because they download Natural Earth at run time, which the book must not do;
+* gridded fields are drawn from labelled ``xarray.DataArray`` objects with dims ``(lat, lon)``;
+  the colour bar is labelled from the CF attributes ``long_name`` and ``units``;
+* HiMAP region outlines (Bolch et al. 2019) are drawn from a GeoDataFrame or a vector file
+  when one is available.
+
+All functions take an optional ``ax`` and return the artist or axes they drew, so figures can be
+composed in the notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .constants import HMA_BOX
+
+#: The shipped Natural Earth extract (land polygons and country borders, 40-120E, 10-60N).
+NATURALEARTH_FILE = Path(__file__).parent / "data" / "naturalearth" / "asia_50m.geojson"
+
+#: The box covered by :data:`NATURALEARTH_FILE` (lon_min, lon_max, lat_min, lat_max) [deg].
+NATURALEARTH_BOX = (40.0, 120.0, 10.0, 60.0)
+
+
+class MapDataError(ValueError):
+    """A shipped or user-given map file is malformed."""
+
+
+@lru_cache(maxsize=4)
+def load_naturalearth(path: str | Path = NATURALEARTH_FILE) -> dict:
+    """Read the shipped Natural Earth extract.
+
+    Parameters
+    ----------
+    path : str or Path
+        A GeoJSON FeatureCollection whose features carry a ``kind`` property
+        (``"land"`` and ``"border"``).
+
+    Returns
+    -------
+    dict
+        ``{"land": MultiPolygon, "border": MultiLineString}`` as shapely geometries in lon/lat.
+
+    Raises
+    ------
+    MapDataError
+        If the file cannot be parsed or lacks one of the two kinds; the message names the file.
+    """
+    from shapely.geometry import shape
+
+    path = Path(path)
+    try:
+        collection = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MapDataError(f"{path}: cannot read the Natural Earth GeoJSON ({exc})") from exc
+    out = {}
+    for k, feature in enumerate(collection.get("features", [])):
+        kind = feature.get("properties", {}).get("kind")
+        try:
+            out[kind] = shape(feature["geometry"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MapDataError(f"{path}: feature {k} ({kind!r}) has no valid geometry ({exc})") from exc
+    missing = {"land", "border"} - set(out)
+    if missing:
+        raise MapDataError(f"{path}: missing feature kind(s) {sorted(missing)}; expected 'land' and 'border'")
+    return out
+
+
+def _plate_carree():
+    import cartopy.crs as ccrs
+
+    return ccrs.PlateCarree()
+
+
+def coastline_feature(edgecolor="0.2", linewidth=0.6, **kwargs):
+    """A cartopy ``ShapelyFeature`` of the coastline (outline of the shipped land polygons)."""
+    from cartopy.feature import ShapelyFeature
+
+    land = load_naturalearth()["land"]
+    return ShapelyFeature([land], _plate_carree(), facecolor="none", edgecolor=edgecolor,
+                          linewidth=linewidth, **kwargs)
+
+
+def land_feature(facecolor="0.93", **kwargs):
+    """A filled land ``ShapelyFeature`` (draw it below data, ``zorder=0``)."""
+    from cartopy.feature import ShapelyFeature
+
+    land = load_naturalearth()["land"]
+    return ShapelyFeature([land], _plate_carree(), facecolor=facecolor, edgecolor="none", **kwargs)
+
+
+def border_feature(edgecolor="0.25", linewidth=0.5, linestyle=":", **kwargs):
+    """A cartopy ``ShapelyFeature`` of the country borders from the shipped file."""
+    from cartopy.feature import ShapelyFeature
+
+    border = load_naturalearth()["border"]
+    return ShapelyFeature([border], _plate_carree(), facecolor="none", edgecolor=edgecolor,
+                          linewidth=linewidth, linestyle=linestyle, **kwargs)
+
+
+def map_axes(extent=HMA_BOX, ax=None, *, figsize=(8.0, 4.6), land=True, borders=True,
+             gridlines=True):
+    """Create (or decorate) a Plate Carree map of ``extent`` with offline coastlines and borders.
+
+    Parameters
+    ----------
+    extent : tuple of float
+        ``(lon_min, lon_max, lat_min, lat_max)`` in degrees; default the paper's HMA box.
+    ax : cartopy GeoAxes, optional
+        Axes to decorate; a new figure is made when omitted.
+    figsize : tuple
+        Size of a new figure [inch].
+    land, borders, gridlines : bool
+        Draw the land fill, the country borders and labelled gridlines.
+
+    Returns
+    -------
+    cartopy.mpl.geoaxes.GeoAxes
+    """
+    import matplotlib.pyplot as plt
+
+    lon_min, lon_max, lat_min, lat_max = (float(v) for v in extent)
+    if not (lon_min < lon_max and lat_min < lat_max):
+        raise ValueError(f"map extent {extent}: expected lon_min < lon_max and lat_min < lat_max")
+    if ax is None:
+        fig = plt.figure(figsize=figsize)
+        ax = fig.add_subplot(1, 1, 1, projection=_plate_carree())
+    ax.set_extent([lon_min, lon_max, lat_min, lat_max], crs=_plate_carree())
+    if land:
+        ax.add_feature(land_feature(), zorder=0)
+    ax.add_feature(coastline_feature(), zorder=3)
+    if borders:
+        ax.add_feature(border_feature(), zorder=3)
+    if gridlines:
+        gl = ax.gridlines(draw_labels=True, linewidth=0.3, color="0.6", alpha=0.7)
+        gl.top_labels = False
+        gl.right_labels = False
+    return ax
+
+
+def plot_points(lon, lat, ax=None, *, s=1.0, **kwargs):
+    """Scatter points given in degrees (e.g. mascon centres or observation nodes) on a map."""
+    if ax is None:
+        ax = map_axes()
+    lon = np.asarray(lon, dtype=float).ravel()
+    lat = np.asarray(lat, dtype=float).ravel()
+    if lon.shape != lat.shape:
+        raise ValueError(f"plot_points: lon has {lon.size} values, lat has {lat.size}")
+    return ax.scatter(lon, lat, s=s, transform=_plate_carree(), zorder=4, **kwargs)
+
+
+def add_box(box=HMA_BOX, ax=None, **kwargs):
+    """Outline the box ``(lon_min, lon_max, lat_min, lat_max)`` on a map."""
+    lon_min, lon_max, lat_min, lat_max = box
+    kwargs.setdefault("color", "k")
+    kwargs.setdefault("linewidth", 1.0)
+    return ax.plot([lon_min, lon_max, lon_max, lon_min, lon_min],
+                   [lat_min, lat_min, lat_max, lat_max, lat_min],
+                   transform=_plate_carree(), zorder=5, **kwargs)
+
+
+def cf_label(da) -> str:
+    """``"long_name [units]"`` from a DataArray's CF attributes (falls back to its name)."""
+    name = da.attrs.get("long_name") or da.attrs.get("standard_name") or da.name or ""
+    units = da.attrs.get("units")
+    return f"{name} [{units}]" if units else str(name)
+
+
+def plot_field(da, ax=None, *, cmap=None, symmetric=None, vmin=None, vmax=None, colorbar=True,
+               extent=None, **kwargs):
+    """Draw a gridded field with dims ``(lat, lon)`` as cells (``pcolormesh``).
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        2-D, dims ``("lat", "lon")`` (cell centres in degrees, ascending).
+    symmetric : bool, optional
+        Centre the colour scale on zero (diverging colour map). Default: True when the field
+        takes both signs.
+    vmin, vmax : float, optional
+        Colour limits; by default the 99th percentile of ``|da|`` (symmetric) or the 1-99 range.
+
+    Returns
+    -------
+    matplotlib.collections.QuadMesh
+    """
+    if da.ndim != 2 or set(da.dims) != {"lat", "lon"}:
+        raise ValueError(f"plot_field: expected a 2-D field with dims (lat, lon), got dims {da.dims}")
+    da = da.transpose("lat", "lon")
+    values = np.asarray(da.values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if symmetric is None:
+        symmetric = finite.size > 0 and finite.min() < 0 < finite.max()
+    if finite.size and (vmin is None or vmax is None):
+        if symmetric:
+            lim = float(np.percentile(np.abs(finite), 99)) or 1.0
+            vmin, vmax = -lim if vmin is None else vmin, lim if vmax is None else vmax
+        else:
+            lo, hi = np.percentile(finite, [1, 99])
+            vmin = float(lo) if vmin is None else vmin
+            vmax = float(hi) if vmax is None else vmax
+    cmap = cmap or ("RdBu" if symmetric else "viridis")
+    lon = da["lon"].values
+    lat = da["lat"].values
+    if ax is None:
+        if extent is None:
+            dlon = np.diff(lon).mean() / 2 if lon.size > 1 else 0.25
+            dlat = np.diff(lat).mean() / 2 if lat.size > 1 else 0.25
+            extent = (lon.min() - dlon, lon.max() + dlon, lat.min() - dlat, lat.max() + dlat)
+        ax = map_axes(extent)
+    mesh = ax.pcolormesh(lon, lat, values, cmap=cmap, vmin=vmin, vmax=vmax, shading="nearest",
+                         transform=_plate_carree(), zorder=1, **kwargs)
+    if colorbar:
+        cbar = ax.figure.colorbar(mesh, ax=ax, shrink=0.8, pad=0.02)
+        cbar.set_label(cf_label(da))
+    return mesh
+
+
+def add_region_outlines(regions, ax, *, name_column="himap_region", labels=False, **kwargs):
+    """Outline region polygons (e.g. the HiMAP regions of Bolch et al. 2019).
+
+    Parameters
+    ----------
+    regions : geopandas.GeoDataFrame or str or Path
+        Polygons in any CRS (re-projected to lon/lat), or a vector file readable by geopandas.
+    ax : GeoAxes
+    name_column : str
+        Attribute holding the region name (used when ``labels`` is True).
+    labels : bool
+        Write each region's name at a representative point.
+
+    Returns
+    -------
+    int
+        The number of regions drawn.
+    """
+    import geopandas as gpd
+    from cartopy.feature import ShapelyFeature
+
+    if not isinstance(regions, gpd.GeoDataFrame):
+        path = Path(regions)
+        try:
+            regions = gpd.read_file(path)
+        except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+            raise MapDataError(f"{path}: cannot read region polygons ({exc})") from exc
+    if regions.crs is not None:
+        regions = regions.to_crs(4326)
+    kwargs.setdefault("edgecolor", "k")
+    kwargs.setdefault("linewidth", 0.7)
+    ax.add_feature(ShapelyFeature(list(regions.geometry), _plate_carree(), facecolor="none", **kwargs),
+                   zorder=5)
+    if labels and name_column in regions:
+        for geom, name in zip(regions.geometry, regions[name_column]):
+            p = geom.representative_point()
+            ax.text(p.x, p.y, str(name), fontsize=6, ha="center", transform=_plate_carree(), zorder=6)
+    return len(regions)

@@ -1,0 +1,124 @@
+"""Build the book once and read it like a reader would: offline, with math and figures.
+
+The build runs ``hma_mascon.book.run_book`` into a temporary directory (papermill + Jupyter Book,
+about half a minute). Headless Chromium renders the pages; the browser tests skip when it is not
+installed (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from hma_mascon import book
+
+pytestmark = pytest.mark.book
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "
+                                    "(apt-get install chromium); browser checks skipped")
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    result = book.run_book(out_dir=out, progress=False)
+    return result
+
+
+def _chromium(args, tmp_path, timeout=120):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_notebooks_executed_without_errors(built_book):
+    import nbformat
+
+    assert built_book.notebooks
+    for nb_path in built_book.notebooks:
+        nb = nbformat.read(built_book.executed_dir / nb_path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.get("execution_count") for c in code), f"{nb_path}: a cell was not executed"
+        errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{nb_path}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+        assert "injected-parameters" in str([c.metadata.get("tags") for c in code])
+
+
+def test_every_source_page_became_html(built_book):
+    html = built_book.html_dir
+    for entry in book.toc_files():
+        assert (html / f"{entry}.html").is_file(), entry
+    assert (html / "index.html").is_file()
+
+
+def test_no_external_url_in_any_html_page(built_book):
+    """Any http(s) URL in an attribute (or a JS string) of any page fails. The only allowed,
+    documented exception: xmlns namespace declarations, which are identifiers that load nothing."""
+    pages = sorted(built_book.html_dir.rglob("*.html"))
+    assert len(pages) >= 3
+    assert book.find_external_urls(built_book.html_dir) == []
+    # an independent, blunter check: no http(s):// anywhere in a page, except in xmlns="..."
+    for page in pages:
+        text = page.read_text(errors="replace")
+        text = re.sub(r"""xmlns(:\w+)?=(["'])https?://[^"']*\2""", "", text)
+        found = re.findall(r"https?://[^\s\"'<>]*", text)
+        assert not found, f"{page}: {found[:5]}"
+
+
+def test_mathjax_is_local(built_book):
+    assert built_book.mathjax_local, "npm could not provide MathJax"
+    script = built_book.html_dir / "_static" / "mathjax" / "tex-mml-chtml.js"
+    assert script.is_file() and script.stat().st_size > 100_000
+    fonts = list((built_book.html_dir / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    assert fonts, "MathJax CHTML fonts were not copied"
+    page = (built_book.html_dir / "book" / "01_grids.html").read_text()
+    assert re.search(r'src="[./]*_static/mathjax/tex-mml-chtml\.js', page)
+
+
+def test_every_page_shows_provenance(built_book):
+    for entry in book.toc_files():
+        page = (built_book.html_dir / f"{entry}.html").read_text()
+        assert "hma-provenance" in page and book.__version__ in page and "Built from" in page, entry
+        assert "seed 20240101" in page, entry  # the default build uses the synthetic world
+
+
+def _screenshot_variance(png):
+    import matplotlib.pyplot as plt
+
+    img = plt.imread(png)[..., :3]
+    return float(img.std()), img
+
+
+@needs_chromium
+@pytest.mark.parametrize("page", ["index.html", "book/01_grids.html"])
+def test_screenshot_is_not_blank(built_book, tmp_path, page):
+    png = tmp_path / (page.replace("/", "_") + ".png")
+    proc = _chromium([f"--screenshot={png}", "--window-size=1280,2000", "--virtual-time-budget=10000",
+                      f"file://{built_book.html_dir / page}"], tmp_path)
+    assert png.is_file(), proc.stderr[-2000:]
+    std, img = _screenshot_variance(png)
+    assert img.shape[:2] == (2000, 1280)
+    assert std > 0.05, f"{page}: screenshot is nearly uniform (std {std:.3f})"
+    # text and figure: a good share of the page is not background white
+    assert (img.mean(axis=2) < 0.9).mean() > 0.02
+
+
+@needs_chromium
+def test_dom_has_typeset_math_and_the_figure(built_book, tmp_path):
+    proc = _chromium(["--dump-dom", "--virtual-time-budget=10000",
+                      f"file://{built_book.html_dir / 'book' / '01_grids.html'}"], tmp_path)
+    dom = proc.stdout
+    assert "</html>" in dom, proc.stderr[-2000:]
+    assert dom.count("<mjx-container") >= 3, "MathJax did not typeset the page (offline copy not loaded?)"
+    assert "<mjx-merror" not in dom, "MathJax reported a TeX error"
+    imgs = re.findall(r"<img[^>]+src=\"([^\"]+\.png)\"", dom)
+    assert imgs, "the map figure is missing"
+    for src in imgs:
+        assert not src.startswith(("http:", "https:", "//"))
+        assert (built_book.html_dir / "book" / src).resolve().is_file(), src
