@@ -1,0 +1,838 @@
+"""Closed-loop experiments against the synthetic truth (book chapter 9) and the book's solve call.
+
+The paper had no truth to compare with; the synthetic world has one (``truth/truth.nc``). This
+module runs the estimator on a *reduced problem* (a sub-box with a buffer ring, every k-th month)
+under different hyper-parameters and scores each run against the truth with the same metrics:
+
+* RMS error per cell over time [cm] (time means removed from both: the solution is an anomaly about
+  the mean of the months used, the truth about its own period);
+* the error of the box-total trend [% of the true trend];
+* the errors of regional trends [Gt/yr] (HiMAP regions inside the sub-box);
+* R² of the per-cell trends (estimated against true);
+* the resolution: the spread of the columns of the resolution matrix H = (N + αR)⁻¹N
+  (a point-spread function: column j is the solution's response to a unit impulse in cell j),
+
+  .. math:: s_j = \\sqrt{\\sum_i H_{ij}^2 d_{ij}^2 / \\sum_i H_{ij}^2}\\quad [km],
+
+  with d_ij the great-circle distance between cells, and its diagonal H_jj (the fraction of a
+  cell's own signal it keeps).
+
+Heavy lifting: :class:`hma_mascon.estimator.PointMassMascon` (the inversion),
+:mod:`hma_mascon.solver` and :mod:`hma_mascon.alpha` (curves of the alpha rules),
+:mod:`hma_mascon.timeseries` (six-term fits), :mod:`hma_mascon.regions` (area fractions, Gt sums).
+Written by hand: the reduced-problem bookkeeping, the metrics and the rebuilding of the whitened
+design matrix for the resolution matrix (the estimator does not keep it).
+
+:func:`solution_parameters` maps the book's parameters (``hma_mascon.book.PARAMETER_SCHEMA``) to
+:func:`hma_mascon.pipeline.run_solution` arguments, so every notebook computes the shared cached
+solution with the same call (:func:`book_solution`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .constants import RHO_WATER
+
+__all__ = [
+    "solution_parameters",
+    "book_solution",
+    "ReducedProblem",
+    "reduced_box",
+    "load_reduced_problem",
+    "fit_variant",
+    "truth_anomalies",
+    "recovery_metrics",
+    "recovery_error_map",
+    "regional_trend_errors",
+    "resolution_matrix",
+    "resolution_spread",
+    "alpha_curves",
+    "compare_variants",
+    "VARIANTS",
+    "prior_sigma_maps",
+    "observation_covariance_spectrum",
+    "box_total_gt",
+    "book_grid",
+    "book_priors",
+    "book_inputs",
+    "kernel_maps",
+    "reduced_problem_for_book",
+    "reduced_solution_maps",
+    "closed_loop_study",
+    "map_panels",
+    "book_regions",
+    "reduced_book_solution",
+    "has_truth",
+]
+
+
+# ---------------------------------------------------------------------------------------------- book
+def solution_parameters(params) -> dict:
+    """Keyword arguments of :func:`hma_mascon.pipeline.run_solution` from the book's parameters.
+
+    ``altitude_km`` -> ``altitude`` [m], ``sigma_floor_m`` -> ``prior_floor``, the box edges ->
+    ``box``, the grid steps -> ``mascon_resolution``/``obs_resolution``; ``kind``, ``nmax``,
+    ``prior_rule``, ``alpha_method`` and ``P_mode`` pass through; ``period_start``/``period_end``
+    -> ``start``/``end``.
+    """
+    return {
+        "start": params["period_start"], "end": params["period_end"],
+        "altitude": float(params["altitude_km"]) * 1e3, "kind": params["kind"], "nmax": int(params["nmax"]),
+        "prior_rule": params["prior_rule"], "prior_floor": float(params["sigma_floor_m"]),
+        "alpha_method": params["alpha_method"], "P_mode": params["P_mode"],
+        "box": (float(params["lon_min"]), float(params["lon_max"]), float(params["lat_min"]),
+                float(params["lat_max"])),
+        "mascon_resolution": float(params["mascon_step_deg"]), "obs_resolution": float(params["obs_step_deg"]),
+    }
+
+
+def book_solution(params, **extra):
+    """The book's shared solution: ``hb.cached_solution(params, run_solution(...))``.
+
+    Every notebook that needs the solution calls this, so they all hit one cache entry.
+    ``extra`` goes to :func:`hma_mascon.pipeline.run_solution` (and into nothing else: do not
+    pass anything that changes the result, or the cache key would lie).
+    """
+    from . import book as hb
+    from .pipeline import run_solution
+
+    def compute():
+        return run_solution(params["data_dir"], progress=False, seed=params.get("seed"),
+                            **solution_parameters(params), **extra)
+
+    return hb.cached_solution(params, compute)
+
+
+# ------------------------------------------------------------------------------------------ problem
+@dataclass
+class ReducedProblem:
+    """Inputs of the closed-loop experiments on a sub-box.
+
+    Attributes
+    ----------
+    stokes : xarray.Dataset
+        Coefficient anomalies of the months used (about their own mean).
+    love : xarray.DataArray
+    priors : dict
+        :func:`hma_mascon.priors.load_priors` on the estimator's grid (buffer included), plus
+        ``grace_ewh`` (filtered GRACE EWH at the cells, for the ``grace_variance`` family).
+    box : tuple
+        Sub-box (lon_min, lon_max, lat_min, lat_max) [deg].
+    buffer_deg : float
+        Buffer ring of mascons and observations around the box.
+    grid : MasconGrid
+        Estimator grid (buffer cells flagged).
+    truth : ndarray (T, m) or None
+        True EWH [m] of the grid cells at the months used (time mean removed); None on real data.
+    weights : xarray.DataArray or None
+        Area fractions (region, cell) of the parts of the HiMAP regions inside the box (regions
+        with at least five cells' worth of area there).
+    """
+
+    stokes: xr.Dataset
+    love: object
+    priors: dict
+    box: tuple
+    buffer_deg: float
+    grid: object
+    truth: np.ndarray | None = None
+    weights: object = None
+    data_dir: str | None = None
+    base_params: dict = field(default_factory=dict)
+
+    @property
+    def t(self) -> np.ndarray:
+        return np.asarray(self.stokes["decimal_year"].values, float)
+
+    @property
+    def inner(self) -> np.ndarray:
+        """Boolean mask of the cells inside the box (not buffer)."""
+        return ~np.asarray(self.grid.is_buffer, bool)
+
+
+def reduced_box(box, centre=(80.0, 33.0), size=(8.0, 6.0), margin=2.0):
+    """A sub-box of ``size`` (dlon, dlat) [deg] around ``centre`` that stays ``margin`` inside ``box``.
+
+    When ``box`` is too small, the box shrunk by the margin is returned (or ``box`` itself if even
+    that is empty).
+    """
+    lon0, lon1, lat0, lat1 = (float(v) for v in box)
+    lo0, lo1 = lon0 + margin, lon1 - margin
+    la0, la1 = lat0 + margin, lat1 - margin
+    if lo1 - lo0 < 1.0 or la1 - la0 < 1.0:
+        return (lon0, lon1, lat0, lat1)
+    w, h = min(size[0], lo1 - lo0), min(size[1], la1 - la0)
+    cx = min(max(centre[0], lo0 + w / 2), lo1 - w / 2)
+    cy = min(max(centre[1], la0 + h / 2), la1 - h / 2)
+    snap = lambda v: float(np.round(v * 2) / 2)  # noqa: E731 - cell edges on the 0.5 deg lattice
+    return (snap(cx - w / 2), snap(cx + w / 2), snap(cy - h / 2), snap(cy + h / 2))
+
+
+def truth_anomalies(truth: xr.Dataset, grid, time, variable="lwe_thickness") -> np.ndarray:
+    """True EWH [m] of the grid cells at ``time`` (nearest month), time mean removed.
+
+    Raises
+    ------
+    ValueError
+        If a month or a cell of the grid is not in the truth file.
+    """
+    da = truth[variable].reindex(time=np.asarray(time).astype("datetime64[ns]"), method="nearest",
+                                 tolerance=np.timedelta64(20, "D"))
+    lat = xr.DataArray(np.asarray(grid.lat), dims="cell")
+    lon = xr.DataArray(np.asarray(grid.lon), dims="cell")
+    vals = da.sel(lat=lat, lon=lon, method="nearest", tolerance=1e-6).transpose("time", "cell").values / 100.0
+    if not np.all(np.isfinite(vals)):
+        raise ValueError("truth: some months or cells of the reduced problem are not in truth/truth.nc")
+    return vals - vals.mean(axis=0)
+
+
+def load_reduced_problem(data_dir, box, *, start="2002-04", end="2023-08", month_step=3, buffer_deg=1.5,
+                         nmax=96, source="csr", prior_period=("2002-01", "2017-12"), **base_params) -> ReducedProblem:
+    """Read and prepare a reduced closed-loop problem (every ``month_step``-th month, sub-box + buffer).
+
+    Follows :func:`hma_mascon.pipeline.run_solution` steps 1-2 (read, low degrees, anomalies,
+    priors). ``base_params`` are estimator hyper-parameters shared by every variant.
+    """
+    from pathlib import Path
+
+    from .datadir import dataset_path
+    from .estimator import PointMassMascon
+    from .io_grace import read_stokes_directory
+    from .love_numbers import load_love_numbers
+    from .low_degree import replace_low_degrees
+    from .pipeline import _filtered_grace_ewh, _grace_directory
+    from .priors import load_priors
+    from .stokes import anomalies
+
+    data_dir = Path(data_dir)
+    directory, _ = _grace_directory(source, data_dir)
+    ds = read_stokes_directory(directory, start=start, end=end, nmax=nmax, progress=False)
+    if ds.sizes["time"] == 0:
+        raise ValueError(f"{directory}: no months between {start} and {end}")
+    ds = ds.isel(time=slice(0, None, int(month_step)))
+    ds = replace_low_degrees(ds, tn13=dataset_path("tn13", data_dir), tn14=dataset_path("tn14", data_dir),
+                             c30_from="2016-08")
+    ds = anomalies(ds, None, None)
+    love = load_love_numbers(nmax)
+    est = PointMassMascon(box=box, mascon_buffer_deg=buffer_deg, obs_buffer_deg=buffer_deg, nmax=nmax,
+                          progress=False, **base_params)
+    grid, _ = est._geometry(float(ds.attrs["radius"]))
+    ewh = _filtered_grace_ewh(ds, grid, love, nmax)
+    try:
+        priors = load_priors(data_dir, grid, period=prior_period)
+    except ValueError as exc:
+        if "grace_ewh" not in str(exc):
+            raise
+        priors = load_priors(data_dir, grid, period=prior_period, grace_ewh=ewh, grace_time=ds["time"].values)
+    priors = dict(priors, grace_ewh=ewh)
+    truth = None
+    if (data_dir / "truth" / "truth.nc").is_file():
+        from .synthetic import load_truth
+
+        truth = truth_anomalies(load_truth(data_dir), grid, ds["time"].values)
+    weights = None
+    try:
+        from shapely.geometry import box as _box
+
+        from .regions import area_fraction_weights, load_regions
+
+        gdf = load_regions(data_dir)
+        inner_box = _box(box[0], box[2], box[1], box[3])
+        gdf = gdf.to_crs(4326)
+        gdf = gdf[gdf.intersects(inner_box)].copy()
+        gdf["geometry"] = gdf.intersection(inner_box)  # the part of each region inside the sub-box
+        gdf = gdf[[g.area > 0.25 for g in gdf.geometry]]  # more than one 0.5 deg cell [deg2]
+        w = area_fraction_weights(gdf, grid)
+        inside = np.asarray(w.values, float) * ~np.asarray(grid.is_buffer, bool)[None, :]
+        keep = inside.sum(axis=1) >= 5.0  # regions with at least 5 cells' worth of area in the box
+        weights = w.isel({w.dims[0]: np.flatnonzero(keep)}) if keep.any() else None
+    except Exception:  # noqa: BLE001 - regions are optional for the experiments
+        weights = None
+    return ReducedProblem(stokes=ds, love=love, priors=priors, box=tuple(box), buffer_deg=buffer_deg, grid=grid,
+                          truth=truth, weights=weights, data_dir=str(data_dir), base_params=dict(base_params))
+
+
+def fit_variant(problem: ReducedProblem, **params):
+    """Fit :class:`~hma_mascon.estimator.PointMassMascon` on the reduced problem with ``params``
+    (on top of ``problem.base_params``); returns the fitted estimator."""
+    from .estimator import PointMassMascon
+
+    kw = dict(problem.base_params)
+    kw.update(params)
+    est = PointMassMascon(box=problem.box, mascon_buffer_deg=problem.buffer_deg, obs_buffer_deg=problem.buffer_deg,
+                          nmax=int(problem.stokes["degree"].max()), progress=False, **kw)
+    return est.fit(problem.stokes, problem.love, priors=problem.priors)
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def _trends(t, X):
+    from .timeseries import fit_harmonic_trend
+
+    return fit_harmonic_trend(t, X).trend
+
+
+def recovery_metrics(x, truth, t, area, inner=None, weights=None) -> dict:
+    """Score a solution against the truth.
+
+    Parameters
+    ----------
+    x, truth : ndarray (T, m)
+        Estimated and true EWH [m]; NaN rows of ``x`` (missing months) are skipped.
+    t : ndarray (T,)
+        Decimal years.
+    area : ndarray (m,)
+        Cell areas [m2].
+    inner : ndarray of bool (m,), optional
+        Cells scored (default all).
+    weights : xarray.DataArray (region, m), optional
+        Area fractions for the regional trends.
+
+    Returns
+    -------
+    dict
+        ``rms_error_cm`` (mean over cells of the per-cell RMS error; means removed),
+        ``rms_signal_cm`` (same for the truth), ``total_trend_true_gt``, ``total_trend_est_gt``,
+        ``total_trend_error_pct`` (100 (est - true)/true: -50 means half the true trend), ``trend_r2`` (R² = 1 - SS_res/SS_tot of the per-cell trends),
+        ``regional_trend_rmse_gt`` (RMS over regions of the trend errors, NaN without regions).
+    """
+    x = np.asarray(x, float)
+    truth = np.asarray(truth, float)
+    ok = np.all(np.isfinite(x), axis=1)
+    inner = np.ones(x.shape[1], bool) if inner is None else np.asarray(inner, bool)
+    xe = x[ok][:, inner]
+    xt = truth[ok][:, inner]
+    xe = xe - xe.mean(axis=0)
+    xt = xt - xt.mean(axis=0)
+    rms_err = np.sqrt(np.mean((xe - xt) ** 2, axis=0))
+    rms_sig = np.sqrt(np.mean(xt**2, axis=0))
+    tt = np.asarray(t, float)[ok]
+    te, tr = _trends(tt, xe), _trends(tt, xt)
+    gt = RHO_WATER * np.asarray(area, float)[inner] / 1e12
+    tot_e, tot_t = float(te @ gt), float(tr @ gt)
+    ss_res = float(np.sum((te - tr) ** 2))
+    ss_tot = float(np.sum((tr - tr.mean()) ** 2))
+    out = {
+        "rms_error_cm": 100 * float(rms_err.mean()),
+        "rms_signal_cm": 100 * float(rms_sig.mean()),
+        "total_trend_true_gt": tot_t,
+        "total_trend_est_gt": tot_e,
+        "total_trend_error_pct": 100 * (tot_e - tot_t) / tot_t if tot_t != 0 else np.nan,
+        "trend_r2": 1 - ss_res / ss_tot if ss_tot > 0 else np.nan,
+        "regional_trend_rmse_gt": np.nan,
+    }
+    if weights is not None:
+        table = regional_trend_errors(x, truth, t, area, weights)
+        out["regional_trend_rmse_gt"] = float(np.sqrt(np.mean(table["error_gt_per_yr"] ** 2)))
+    return out
+
+
+def recovery_error_map(x, truth, grid, name="rms_error") -> xr.DataArray:
+    """RMS over time of (estimate - truth) per cell [cm], time means removed, as a (lat, lon) map."""
+    x = np.asarray(x, float)
+    ok = np.all(np.isfinite(x), axis=1)
+    xe = x[ok] - x[ok].mean(axis=0)
+    xt = np.asarray(truth, float)[ok]
+    xt = xt - xt.mean(axis=0)
+    rms = 100 * np.sqrt(np.mean((xe - xt) ** 2, axis=0))
+    return grid.to_dataarray(rms, name=name, units="cm", long_name="RMS recovery error (estimate - truth)")
+
+
+def regional_trend_errors(x, truth, t, area, weights) -> pd.DataFrame:
+    """True and estimated regional trends [Gt/yr] and their differences (six-term fits of the sums).
+
+    ``weights`` (region, m) are area fractions; M_R = Σ_j w_Rj ρ_w S_j x_j / 1e12.
+    """
+    x = np.asarray(x, float)
+    ok = np.all(np.isfinite(x), axis=1)
+    W = np.asarray(weights.values, float) * RHO_WATER * np.asarray(area, float)[None, :] / 1e12
+    me = x[ok] @ W.T
+    mt = np.asarray(truth, float)[ok] @ W.T
+    tt = np.asarray(t, float)[ok]
+    te, tr = _trends(tt, me), _trends(tt, mt)
+    names = [str(v) for v in weights[weights.dims[0]].values]
+    return pd.DataFrame({"region": names, "true_gt_per_yr": tr, "estimate_gt_per_yr": te,
+                         "error_gt_per_yr": te - tr,
+                         "error_pct": 100 * (te - tr) / np.where(np.abs(tr) > 0, tr, np.nan)}).set_index("region")
+
+
+# --------------------------------------------------------------------------------------- resolution
+def _whitened(est, problem: ReducedProblem):
+    """Rebuild Ã = L⁻¹ A·scale and the whitened data L⁻¹ y·scale exactly as
+    :meth:`PointMassMascon.fit` does (first P group; the default ``P_mode="mean"`` has one)."""
+    from .stokes import to_sigma_vector
+    from .synthesis import synthesis_matrix
+
+    ds = problem.stokes
+    nmax = int(min(est.nmax, int(ds["degree"].max())))
+    B = synthesis_matrix(est.obs_.lat, est.obs_.lon, est.obs_.radius, nmax, float(ds.attrs["GM"]),
+                         float(ds.attrs["radius"]), problem.love, quantity=est.kind)
+    A = est.design_matrix_
+    scale = 1.0 / float(np.sqrt(np.mean(A**2)))
+    sigma = np.nan_to_num(to_sigma_vector(ds, nmin=1, nmax=nmax))
+    mission = np.asarray(ds["mission"].values).astype(str) if "mission" in ds.coords else None
+    whiten, _ = est._whiteners(B, sigma, mission, scale, A.shape[0])
+    w = whiten[0] if isinstance(whiten, list) else whiten
+    Aw = w.whiten(A * scale)
+    Y = np.nan_to_num(est.observations_ * scale)
+    Yw = w.whiten(Y.T).T
+    return Aw, Yw, int(getattr(w, "n_effective", A.shape[0]))
+
+
+def resolution_matrix(est, problem: ReducedProblem, alpha=None, R=None) -> np.ndarray:
+    """H = (N + αR)⁻¹ N of the preliminary step (α default: median preliminary α over months).
+
+    H_ij is the response of cell i to a unit EWH impulse in cell j; H = I means perfect resolution.
+    """
+    from scipy import linalg
+
+    Aw, _, _ = _whitened(est, problem)
+    N = Aw.T @ Aw
+    alpha = float(np.nanmedian(est.result_.preliminary.alpha)) if alpha is None else float(alpha)
+    R = np.asarray(est.r_pre_ if R is None else R, float)
+    Rm = np.diag(R) if R.ndim == 1 else R
+    return linalg.solve(N + alpha * Rm, N, assume_a="sym")
+
+
+def resolution_spread(H, grid, cells=None) -> pd.DataFrame:
+    """Spread s_j [km] and diagonal H_jj of resolution-matrix columns (point-spread functions).
+
+    .. math:: s_j = \\sqrt{\\sum_i H_{ij}^2 d_{ij}^2 / \\sum_i H_{ij}^2}
+
+    Parameters
+    ----------
+    H : ndarray (m, m)
+    grid : MasconGrid
+    cells : array_like of int, optional
+        Columns evaluated (default all).
+    """
+    from .constants import R_MEAN
+
+    lat = np.deg2rad(np.asarray(grid.lat, float))
+    lon = np.deg2rad(np.asarray(grid.lon, float))
+    cells = np.arange(H.shape[1]) if cells is None else np.asarray(cells, int)
+    rows = []
+    for j in cells:
+        cosd = np.sin(lat) * np.sin(lat[j]) + np.cos(lat) * np.cos(lat[j]) * np.cos(lon - lon[j])
+        d = R_MEAN / 1e3 * np.arccos(np.clip(cosd, -1, 1))
+        h2 = H[:, j] ** 2
+        rows.append((int(j), float(grid.lat[j]), float(grid.lon[j]), float(np.sqrt(h2 @ d**2 / h2.sum())),
+                     float(H[j, j])))
+    return pd.DataFrame(rows, columns=["cell", "lat", "lon", "spread_km", "diagonal"]).set_index("cell")
+
+
+# ------------------------------------------------------------------------------------------ alpha
+def alpha_curves(est, problem: ReducedProblem, month: int = 0, alphas=None, sigma0_sq=None) -> pd.DataFrame:
+    """The alpha rules of METHODS.md §8 as curves for one month's preliminary step.
+
+    Rebuilt from the same eigensystem (whitened N against R_pre) the estimator used. Columns:
+    ``residual`` Ω(α), ``prior_norm`` η(α), ``dof`` t(α), ``gcv`` V(α) = nΩ/(n-t)², ``curvature``
+    κ of the L-curve, ``mse`` (plug-in, ξ from the estimator's solution of that month, σ0² =
+    ``sigma0_sq`` or the estimator's). ``attrs["alpha_chosen"]`` is the estimator's α.
+    """
+    from . import alpha as A_
+    from .estimator import eigen_system
+
+    Aw, Yw, nobs = _whitened(est, problem)
+    system = eigen_system(Aw, est.r_pre_, nobs=nobs)
+    solver = system.solver
+    yw = Yw[month]
+    u = system.project(yw[None, :])[0]
+    yPy = float(yw @ yw)
+    a0 = float(est.result_.preliminary.alpha[month])
+    lam = solver.eigenvalues
+    xi = u / (lam + a0)
+    s0 = float(est.sigma0_sq if sigma0_sq is None and est.sigma0_sq is not None else
+               (sigma0_sq if sigma0_sq is not None else est.result_.preliminary.sigma0sq[month]))
+    lo, hi = A_.default_bounds(solver)
+    alphas = np.logspace(np.log10(lo), np.log10(hi), 50) if alphas is None else np.asarray(alphas, float)
+    rows = []
+    for a in alphas:
+        omega = float(A_._omega(solver, u, a, yPy))
+        rows.append((a, omega, float(solver.prior_norm(u, a)), float(solver.dof(a)),
+                     float(A_.gcv_function(solver, u, a, yPy, nobs)),
+                     float(A_.lcurve_curvature(solver, u, a, yPy)),
+                     float(A_.mse_function(solver, a, xi, s0, est.mse_norm))))
+    out = pd.DataFrame(rows, columns=["alpha", "residual", "prior_norm", "dof", "gcv", "curvature", "mse"])
+    out = out.set_index("alpha")
+    out.attrs["alpha_chosen"] = a0
+    out.attrs["sigma0_sq"] = s0
+    return out
+
+
+# -------------------------------------------------------------------------------------- comparisons
+#: The experiments of chapter 9: label -> estimator hyper-parameters (on top of the base ones).
+VARIANTS = {
+    "constraint": {
+        "multisource prior (paper)": {},
+        "identity": {"regularization": "identity"},
+        "1st-order smoothness": {"regularization": "smoothness"},
+        "exponential 150 km": {"regularization": "exponential"},
+        "GRACE-only variance (CSR-like)": {"regularization": "grace_variance"},
+        "hydrology-model variance (JPL-like)": {"regularization": "hydrology_only"},
+    },
+    "kind": {
+        "radial (paper)": {"kind": "radial"},
+        "potential": {"kind": "potential"},
+        "3-D gradient": {"kind": "3d"},
+    },
+    "alpha": {
+        "MMSE (paper)": {"alpha_method": "mse"},
+        "GCV": {"alpha_method": "gcv"},
+        "L-curve": {"alpha_method": "lcurve"},
+        "variance components": {"alpha_method": "vce"},
+    },
+}
+
+
+def compare_variants(problem: ReducedProblem, variants: dict, resolution_cells=None, keep=False):
+    """Fit every variant and score it with :func:`recovery_metrics` and :func:`resolution_spread`.
+
+    Parameters
+    ----------
+    problem : ReducedProblem
+        With ``truth`` (synthetic world).
+    variants : dict
+        label -> hyper-parameters.
+    resolution_cells : array_like of int, optional
+        Cells whose point-spread functions enter the median spread (default: every inner cell).
+    keep : bool
+        Also return the fitted estimators.
+
+    Returns
+    -------
+    pandas.DataFrame (one row per variant) [, dict label -> estimator]
+    """
+    import time as _time
+
+    if problem.truth is None:
+        raise ValueError("compare_variants needs the synthetic truth (problem.truth is None)")
+    cells = np.flatnonzero(problem.inner) if resolution_cells is None else np.asarray(resolution_cells, int)
+    rows, fitted = [], {}
+    for label, params in variants.items():
+        t0 = _time.perf_counter()
+        try:
+            est = fit_variant(problem, **params)
+        except Exception as exc:  # noqa: BLE001 - one failing variant is reported, not fatal
+            rows.append({"variant": label, "failed": f"{type(exc).__name__}: {exc}"})
+            continue
+        m = recovery_metrics(est.x_, problem.truth, problem.t, problem.grid.area, problem.inner, problem.weights)
+        try:
+            H = resolution_matrix(est, problem)
+            spread = resolution_spread(H, problem.grid, cells)
+            m["median_spread_km"] = float(spread["spread_km"].median())
+            m["median_diagonal"] = float(spread["diagonal"].median())
+        except Exception:  # noqa: BLE001
+            m["median_spread_km"] = m["median_diagonal"] = np.nan
+        m["median_alpha"] = float(np.nanmedian(est.result_.preliminary.alpha))
+        m["seconds"] = _time.perf_counter() - t0
+        rows.append({"variant": label, **m})
+        if keep:
+            fitted[label] = est
+    table = pd.DataFrame(rows).set_index("variant")
+    return (table, fitted) if keep else table
+
+
+# ------------------------------------------------------------------------------------ book helpers
+def prior_sigma_maps(priors: dict, grid, floor=0.01) -> xr.Dataset:
+    """Prior RMS per component, combined σ under rules A and B, and the month-of-year σ of R_sv.
+
+    σ_tot (rule B) = sqrt(Σ_k σ_k²) floored; rule A's equivalent σ = (Σ_k 1/max(σ_k, σ_f)²)^(-1/2)
+    (precisions add, so the smallest component wins, AMB-6); R_sv(c): sqrt of the summed
+    month-of-year second moments, floored (§7). All in cm.
+    """
+    from . import regularization as reg
+
+    comps = {k: v for k, v in priors.items() if hasattr(v, "rms")}
+    sig = {k: np.asarray(v.rms, float) for k, v in comps.items()}
+    out = xr.Dataset()
+    for k, s in sig.items():
+        out[f"sigma_{k}"] = grid.to_dataarray(100 * s, name=f"sigma_{k}", units="cm",
+                                              long_name=f"prior RMS, {k}")
+    for rule in ("A", "B"):
+        r = reg.combine_prior_variance(sig, rule=rule, floor=floor)
+        out[f"sigma_rule_{rule}"] = grid.to_dataarray(100 / np.sqrt(r), name=f"sigma_rule_{rule}", units="cm",
+                                                      long_name=f"combined prior sigma, rule {rule}")
+    second = np.zeros((12, grid.size))
+    for v in comps.values():
+        if v.seasonal_second_moment is not None:
+            second = second + np.nan_to_num(np.asarray(v.seasonal_second_moment, float))
+    sv = 100 * np.maximum(np.sqrt(second), floor)
+    da = grid.to_dataarray(sv, name="sigma_sv", units="cm", long_name="month-of-year prior sigma of R_sv",
+                           extra_dims=("calendar_month",))
+    out["sigma_sv"] = da.assign_coords(calendar_month=np.arange(1, 13))
+    return out
+
+
+def observation_covariance_spectrum(stokes, love, box, altitude=450e3, resolution=0.4, kind="radial",
+                                    delta=1e-3) -> dict:
+    """Eigenvalues of Σ_y = B Σ_c B^T (mean coefficient variances) on an observation grid, and the
+    white-noise floor ν² = δ·mean(diag Σ_y) of the ``full`` weight matrix (METHODS.md §6).
+
+    Returns
+    -------
+    dict with ``eigenvalues`` (descending), ``floor``, ``n`` (observations) and ``rank_1e-10``.
+    """
+    from .geometry import observation_grid
+    from .stokes import to_sigma_vector
+    from .synthesis import synthesis_matrix
+    from .weights import observation_covariance
+
+    nmax = int(stokes["degree"].max())
+    obs = observation_grid(box, resolution, altitude, radius=float(stokes.attrs["radius"]))
+    B = synthesis_matrix(obs.lat, obs.lon, obs.radius, nmax, float(stokes.attrs["GM"]), float(stokes.attrs["radius"]),
+                         love, quantity=kind)
+    sigma = np.nan_to_num(to_sigma_vector(stokes, nmin=1, nmax=nmax))
+    s = np.sqrt(np.mean(np.where(sigma > 0, sigma, np.nan) ** 2, axis=0))
+    Sy = observation_covariance(B, np.nan_to_num(s))
+    ev = np.sort(np.linalg.eigvalsh(Sy))[::-1]
+    return {"eigenvalues": ev, "floor": float(delta * np.mean(np.diag(Sy))), "n": int(obs.lat.size),
+            "rank_1e-10": int(np.sum(ev > 1e-10 * ev[0]))}
+
+
+def box_total_gt(sol: xr.Dataset, variable="lwe_thickness") -> xr.DataArray:
+    """Σ_j ρ_w S_j x_j / 1e12 over the non-buffer cells of a CF solution (x in cm) [Gt]."""
+    x = sol[variable] / 100.0
+    w = sol["cell_area"] * RHO_WATER / 1e12
+    if "is_buffer" in sol:
+        w = w.where(sol["is_buffer"] == 0, 0.0)
+    tot = (x * w).sum(("lat", "lon"), skipna=False)
+    tot.attrs = {"units": "Gt", "long_name": f"box total of {variable}"}
+    return tot
+
+
+def book_grid(params):
+    """The mascon grid of the book's parameters."""
+    from .geometry import mascon_grid
+
+    return mascon_grid(params.box if hasattr(params, "box") else
+                       (params["lon_min"], params["lon_max"], params["lat_min"], params["lat_max"]),
+                       float(params["mascon_step_deg"]))
+
+
+def book_priors(data_dir, grid, stokes=None, love=None, period=("2002-01", "2017-12")):
+    """:func:`hma_mascon.priors.load_priors`, falling back (as the pipeline does) to the filtered
+    GRACE EWH for the hydrology prior when the data directory has no hydrology model."""
+    from .pipeline import _filtered_grace_ewh
+    from .priors import load_priors
+
+    try:
+        return load_priors(data_dir, grid, period=period)
+    except ValueError as exc:
+        if "grace_ewh" not in str(exc) or stokes is None:
+            raise
+    ewh = _filtered_grace_ewh(stokes, grid, love, int(stokes["degree"].max()))
+    return load_priors(data_dir, grid, period=period, grace_ewh=ewh, grace_time=stokes["time"].values)
+
+
+def kernel_maps(box, altitude=450e3, kind="radial", mascon_step=0.5, obs_step=0.4, at=(31.0, 85.0), nmax=96):
+    """One column (all observations, one mascon at ``at``) and one row (one observation above ``at``,
+    all mascons) of the design matrix A, for 1 m EWH, as (lat, lon) maps [SI units of ``kind``;
+    the radial block for "3d"]."""
+    from .geometry import mascon_grid, observation_grid
+    from .kernels import design_matrix
+
+    obs = observation_grid(box, obs_step, altitude)
+    grid = mascon_grid(box, mascon_step)
+    j = int(np.argmin((np.asarray(grid.lat) - at[0]) ** 2 + (np.asarray(grid.lon) - at[1]) ** 2))
+    i = int(np.argmin((np.asarray(obs.lat) - at[0]) ** 2 + (np.asarray(obs.lon) - at[1]) ** 2))
+    A = design_matrix(obs, grid, kind=kind, nmax=nmax)
+    n = obs.lat.size
+    A = A[-n:] if A.shape[0] == 3 * n else A
+    units = "m2 s-2 per m EWH" if kind == "potential" else "m s-2 per m EWH"
+    col = xr.DataArray(A[:, j].reshape(obs.shape), dims=("lat", "lon"),
+                       coords={"lat": obs.lat_axis, "lon": obs.lon_axis},
+                       attrs={"units": units, "long_name": f"A[:, j] ({kind}), mascon at "
+                              f"{grid.lat[j]:.2f}N {grid.lon[j]:.2f}E"})
+    row = grid.to_dataarray(A[i], name="row", units=units,
+                            long_name=f"A[i, :] ({kind}), observation at {obs.lat[i]:.2f}N {obs.lon[i]:.2f}E")
+    return col, row
+
+
+def reduced_problem_for_book(params, month_step=7, size=(6.0, 5.0), centre=(80.0, 32.5), buffer_deg=1.5):
+    """The reduced problem of chapters 3 and 9 for the book's parameters (sub-box, every
+    ``month_step``-th month; ``month_step`` coprime with 12 so every calendar month occurs)."""
+    box = reduced_box(params.box, centre=centre, size=size, margin=buffer_deg + 0.5)
+    base = {"altitude": float(params["altitude_km"]) * 1e3, "kind": params["kind"],
+            "prior_rule": params["prior_rule"], "prior_floor": float(params["sigma_floor_m"]),
+            "alpha_method": params["alpha_method"], "P_mode": params["P_mode"],
+            "mascon_resolution": float(params["mascon_step_deg"]), "obs_resolution": float(params["obs_step_deg"])}
+    return load_reduced_problem(params["data_dir"], box, start=params["period_start"], end=params["period_end"],
+                                month_step=month_step, buffer_deg=buffer_deg, nmax=int(params["nmax"]), **base)
+
+
+def reduced_solution_maps(problem: ReducedProblem, est) -> xr.Dataset:
+    """Preliminary solution, trend part and refined (seasonal) part of a fitted estimator on the
+    reduced problem as a labelled Dataset [cm], with the per-month alphas."""
+    g = problem.grid
+    res = est.result_
+    ds = xr.Dataset()
+    for name, values, ln in (("preliminary", res.preliminary.x, "preliminary solution x_pre (R_pre)"),
+                             ("trend_part", res.x_trend, "trend part x_trend = beta1 (t - t0)"),
+                             ("refined_part", res.refined.x, "refined part x_sv (R_sv)"),
+                             ("final", res.x, "final solution x_trend + x_sv")):
+        da = g.to_dataarray(100 * values, name=name, units="cm", long_name=ln, extra_dims=("time",))
+        ds[name] = da.assign_coords(time=("time", problem.stokes["time"].values))
+    if problem.truth is not None:
+        da = g.to_dataarray(100 * problem.truth, name="truth", units="cm", long_name="synthetic truth",
+                            extra_dims=("time",))
+        ds["truth"] = da.assign_coords(time=("time", problem.stokes["time"].values))
+    ds["alpha_preliminary"] = ("time", res.preliminary.alpha, {"units": "1", "long_name": "alpha, preliminary"})
+    ds["alpha_refined"] = ("time", res.refined.alpha, {"units": "1", "long_name": "alpha, refined"})
+    ds["is_buffer"] = (("lat", "lon"), np.asarray(g.is_buffer).reshape(g.shape).astype("i1"))
+    ds.attrs["box"] = str(problem.box)
+    ds.attrs["months"] = int(problem.stokes.sizes["time"])
+    return ds
+
+
+def closed_loop_study(problem: ReducedProblem, groups=("constraint", "kind", "alpha"), psf_cells=3) -> dict:
+    """Run :data:`VARIANTS` on the reduced problem and collect tables, error maps and PSFs.
+
+    The paper's configuration (multisource prior, radial, MMSE) is fitted once and shared by the
+    three groups. Returns a picklable dict: ``tables`` (group -> DataFrame), ``error_maps``
+    (label -> DataArray [cm]), ``psf`` (label -> DataArray of the resolution-matrix columns at
+    ``psf_cells`` inner cells), ``regional`` (label -> DataFrame), ``alpha_curves`` (DataFrame),
+    ``reduced`` (:func:`reduced_solution_maps` of the paper's configuration).
+    """
+    if problem.truth is None:
+        raise ValueError("closed_loop_study needs the synthetic truth")
+    base = fit_variant(problem)
+    inner = np.flatnonzero(problem.inner)
+    cells = inner[np.linspace(0, inner.size - 1, psf_cells + 2).astype(int)[1:-1]]
+    g = problem.grid
+    out = {"tables": {}, "error_maps": {}, "psf": {}, "regional": {}, "psf_cells": cells,
+           "box": problem.box, "months": int(problem.stokes.sizes["time"])}
+    for group in groups:
+        rows = []
+        for label, params in VARIANTS[group].items():
+            import time as _time
+
+            t0 = _time.perf_counter()
+            paper = all(problem.base_params.get(k) == v for k, v in params.items())  # = base config
+            try:
+                est = base if paper else fit_variant(problem, **params)
+            except Exception as exc:  # noqa: BLE001
+                rows.append({"variant": label, "failed": f"{type(exc).__name__}: {exc}"})
+                continue
+            m = recovery_metrics(est.x_, problem.truth, problem.t, g.area, problem.inner, problem.weights)
+            try:
+                H = resolution_matrix(est, problem)
+                sp = resolution_spread(H, g, inner)
+                m["median_spread_km"] = float(sp["spread_km"].median())
+                m["median_diagonal"] = float(sp["diagonal"].median())
+                if label not in out["psf"]:
+                    psf = g.to_dataarray(H[:, cells].T, name="psf", units="1",
+                                         long_name="resolution-matrix column (response to a unit impulse)",
+                                         extra_dims=("impulse",))
+                    out["psf"][label] = psf
+            except Exception:  # noqa: BLE001
+                m["median_spread_km"] = m["median_diagonal"] = np.nan
+            m["median_alpha"] = float(np.nanmedian(est.result_.preliminary.alpha))
+            m["seconds"] = 0.0 if paper else _time.perf_counter() - t0
+            rows.append({"variant": label, **m})
+            out["error_maps"].setdefault(label, recovery_error_map(est.x_, problem.truth, g))
+            if problem.weights is not None:
+                out["regional"].setdefault(label, regional_trend_errors(est.x_, problem.truth, problem.t, g.area,
+                                                                        problem.weights))
+        out["tables"][group] = pd.DataFrame(rows).set_index("variant")
+    out["alpha_curves"] = alpha_curves(base, problem, month=0)
+    out["reduced"] = reduced_solution_maps(problem, base)
+    return out
+
+
+def map_panels(fields, titles=None, ncols=3, vmin=None, vmax=None, cmap=None, symmetric=None, regions=None,
+               extent=None, panel_size=(4.2, 2.7), suptitle=None, colorbar_label=None):
+    """Draw several (lat, lon) fields on one shared colour scale with coastlines (and regions).
+
+    The colour limits default to the 99th percentile of |values| over all panels (symmetric) or the
+    common 1-99 % range, so panels can be compared by colour. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import maps
+
+    fields = list(fields)
+    values = np.concatenate([np.asarray(f.values, float).ravel() for f in fields])
+    finite = values[np.isfinite(values)]
+    if symmetric is None:
+        symmetric = finite.size > 0 and finite.min() < 0 < finite.max()
+    if finite.size and (vmin is None or vmax is None):
+        if symmetric:
+            lim = float(np.percentile(np.abs(finite), 99)) or 1.0
+            vmin, vmax = -lim, lim
+        else:
+            lo, hi = np.percentile(finite, [1, 99])
+            vmin, vmax = float(lo), float(hi) if hi > lo else float(lo) + 1.0
+    cmap = cmap or ("RdBu" if symmetric else "viridis")
+    nrows = int(np.ceil(len(fields) / ncols))
+    import cartopy.crs as ccrs
+
+    fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.6))
+    mesh = None
+    for k, f in enumerate(fields):
+        ax = fig.add_subplot(nrows, ncols, k + 1, projection=ccrs.PlateCarree())
+        lon, lat = f["lon"].values, f["lat"].values
+        ext = extent or (lon.min() - 0.25, lon.max() + 0.25, lat.min() - 0.25, lat.max() + 0.25)
+        maps.map_axes(ext, ax=ax, gridlines=False)
+        mesh = maps.plot_field(f, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, colorbar=False)
+        if regions is not None:
+            try:
+                maps.add_region_outlines(regions, ax, linewidth=0.4)
+            except Exception:  # noqa: BLE001 - outlines are decoration
+                pass
+        ax.set_title(titles[k] if titles else (f.attrs.get("long_name") or ""), fontsize=9)
+    if mesh is not None:
+        cbar = fig.colorbar(mesh, ax=fig.axes, shrink=0.8, pad=0.02)
+        cbar.set_label(colorbar_label or maps.cf_label(fields[0]))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def book_regions(data_dir):
+    """The HiMAP region polygons of the data directory, or None when it has none (maps only)."""
+    try:
+        from .regions import load_regions
+
+        return load_regions(data_dir)
+    except Exception:  # noqa: BLE001 - outlines are optional decoration
+        return None
+
+
+def has_truth(data_dir) -> bool:
+    """True when ``data_dir`` is a synthetic world with ``truth/truth.nc``."""
+    from pathlib import Path
+
+    return data_dir is not None and (Path(data_dir) / "truth" / "truth.nc").is_file()
+
+
+def reduced_book_solution(params) -> xr.Dataset:
+    """The paper's configuration fitted on the reduced problem of the book's parameters
+    (:func:`reduced_problem_for_book`), as :func:`reduced_solution_maps`."""
+    problem = reduced_problem_for_book(params)
+    return reduced_solution_maps(problem, fit_variant(problem))
+
+
+def book_inputs(params):
+    """GRACE anomalies of the book's period and the priors on the book's grid, cached (one read and
+    one regridding, about a minute on the full box, shared by chapters 2-4).
+
+    Returns
+    -------
+    (stokes, priors) : xarray.Dataset, dict
+    """
+    from . import book as hb
+    from .consistency import load_grace_anomalies
+    from .love_numbers import load_love_numbers
+
+    def compute():
+        stokes = load_grace_anomalies(params["data_dir"], params["period_start"], params["period_end"],
+                                      int(params["nmax"]))
+        priors = book_priors(params["data_dir"], book_grid(params), stokes, load_love_numbers(int(params["nmax"])))
+        return stokes, priors
+
+    return hb.cached({**params, "what": "GRACE anomalies and priors"}, compute, name="inputs")

@@ -1,0 +1,410 @@
+"""CF-1.8 netCDF output of a mascon solution, laid out like the JPL and CSR mascon products.
+
+The file holds ``lwe_thickness(time, lat, lon)`` in **cm** (CF standard name ``lwe_thickness``,
+the name the JPL RL06 and CSR RL06 mascon grids use), ``time`` with CF units, ``lat``/``lon`` with
+cell bounds, ``cell_area`` [m2] so that a reader forms Gt sums,
+
+.. math::
+
+    M(t)\\,[\\mathrm{Gt}] = \\sum_j 10^{-2}\\,h_j(t)\\,[\\mathrm{cm}]\\;\\rho_w\\,S_j / 10^{12},
+
+the per-cell trend and its 95 % error (cm/yr), optionally the glacier signal (METHODS.md §10.1),
+and the per-month diagnostics of both steps of the two-step estimator (§9): regularization
+parameters, variance factors and degrees of freedom. Parameters and input provenance go into
+global attributes (netCDF attributes cannot hold dicts, so they are flattened to
+``param_<name>`` / ``provenance_<name>`` scalars or strings).
+
+xarray and netCDF4 do the writing and the CF time encoding; this module only decides the names,
+units and attributes. Inside the package EWH is in metres (CONTRIBUTING.md); the conversion to
+cm happens here and nowhere else.
+
+References
+----------
+Eaton, B. et al. (2020). NetCDF Climate and Forecast (CF) Metadata Conventions, version 1.8.
+Watkins, M. M. et al. (2015). Improved methods for observing Earth's time variable mass
+distribution with GRACE using spherical cap mascons. JGR Solid Earth 120, 2648-2671.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import subprocess
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .constants import RHO_WATER
+
+__all__ = [
+    "solution_to_dataset",
+    "write_solution",
+    "solution_to_netcdf",
+    "read_solution",
+    "cell_bounds",
+    "git_commit",
+    "TIME_UNITS",
+]
+
+#: CF time units of the output files.
+TIME_UNITS = "days since 2002-01-01 00:00:00"
+
+_M_TO_CM = 100.0
+
+
+def cell_bounds(centres, name: str = "coordinate") -> np.ndarray:
+    """Cell bounds ``(n, 2)`` of a regular grid of cell centres (half a spacing either side).
+
+    Parameters
+    ----------
+    centres : array_like, shape (n,)
+        Ascending, equally spaced centres [deg].
+    name : str
+        Used in the error message.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 2)
+    """
+    c = np.asarray(centres, dtype=float)
+    if c.ndim != 1 or c.size < 1:
+        raise ValueError(f"{name}: expected a 1-D array of cell centres, got shape {c.shape}")
+    if c.size == 1:
+        raise ValueError(f"{name}: cannot infer the cell size from a single centre")
+    d = np.diff(c)
+    if np.any(d <= 0) or not np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
+        raise ValueError(f"{name}: cell centres must be ascending and equally spaced")
+    h = d[0] / 2.0
+    return np.stack([c - h, c + h], axis=1)
+
+
+def git_commit(path=None) -> str:
+    """The git commit of the package source tree, or ``""`` when it is not a git checkout."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _attr_value(value):
+    """A value netCDF can store as an attribute (str, number, or 1-D numeric array)."""
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, np.integer, np.floating, str)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "if" and arr.ndim == 1 and arr.size > 0:
+            return arr
+        return json.dumps([str(v) for v in np.ravel(arr)])
+    if isinstance(value, Mapping):
+        return json.dumps({str(k): str(v) for k, v in value.items()})
+    return str(value)
+
+
+def _per_time(values, ntime: int, name: str):
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (ntime,):
+        raise ValueError(f"{name}: expected shape ({ntime},) (one value per month), got {arr.shape}")
+    return arr
+
+
+def _grid_field(values, shape, name: str, scale: float = 1.0):
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 1 and arr.size == shape[0] * shape[1]:
+        arr = arr.reshape(shape)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)} (lat, lon) or a flat cell vector, got {arr.shape}")
+    return arr * scale
+
+
+def _series_field(values, ntime, shape, name: str, scale: float = 1.0):
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 2 and arr.shape == (ntime, shape[0] * shape[1]):
+        arr = arr.reshape(ntime, *shape)
+    if arr.shape != (ntime, *shape):
+        raise ValueError(
+            f"{name}: expected shape ({ntime}, {shape[0]}, {shape[1]}) (time, lat, lon) "
+            f"or (time, cell), got {arr.shape}"
+        )
+    return arr * scale
+
+
+def solution_to_dataset(
+    ewh,
+    time,
+    lat,
+    lon,
+    cell_area,
+    *,
+    ewh_error=None,
+    trend=None,
+    trend_error=None,
+    glacier=None,
+    alpha_preliminary=None,
+    alpha_refined=None,
+    variance_factor=None,
+    degrees_of_freedom=None,
+    variance_factor_preliminary=None,
+    degrees_of_freedom_preliminary=None,
+    month=None,
+    decimal_year=None,
+    parameters: Mapping | None = None,
+    provenance: Mapping | None = None,
+    title: str = "hma-mascon point-mass mascon solution over High Mountain Asia",
+) -> xr.Dataset:
+    """Assemble the CF-1.8 output Dataset of a mascon solution (EWH in cm).
+
+    Parameters
+    ----------
+    ewh : array_like, shape (time, lat, lon) or (time, cell)
+        Mascon EWH [m] (cells in row-major (lat, lon) order when flat). NaN for missing months.
+    time : array_like of datetime64, shape (time,)
+        Mid-epoch of each solution.
+    lat, lon : array_like
+        Ascending cell-centre latitudes (geodetic) and longitudes [deg].
+    cell_area : array_like, shape (lat, lon) or (cell,)
+        Cell areas S_j [m2], the same as used in the design matrix (METHODS.md §3).
+    ewh_error : array_like, optional
+        1-sigma error of each cell and month [m], same shape as ``ewh`` (the pipeline writes the
+        estimator's ``stated_error``: formal covariance plus the regularization-bias term).
+    trend, trend_error : array_like, optional
+        Linear trend [m/yr] and its 95 % error [m/yr] per cell (§10.2).
+    glacier : array_like, optional
+        Glacier signal x_gl(t) [m] (§10.1), same shape as ``ewh``.
+    alpha_preliminary, alpha_refined, variance_factor, degrees_of_freedom : array_like, optional
+        Per-month diagnostics (§8, §9): regularization parameter of each step, refined-step
+        variance factor sigma0^2 and effective number of signal parameters t(alpha).
+    variance_factor_preliminary, degrees_of_freedom_preliminary : array_like, optional
+        The same for the preliminary step.
+    month : array_like of str, optional
+        GRACE month labels ``"YYYY-MM"``.
+    decimal_year : array_like of float, optional
+    parameters : mapping, optional
+        Estimator hyper-parameters; stored as global attributes ``param_<name>``.
+    provenance : mapping, optional
+        Input files, substitutes, data directory... stored as ``provenance_<name>``.
+    title : str
+
+    Returns
+    -------
+    xarray.Dataset
+        CF-1.8 dataset; see the module docstring for the variables.
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    time = np.asarray(time).astype("datetime64[ns]")
+    shape = (lat.size, lon.size)
+    nt = time.size
+    lat_b = cell_bounds(lat, "lat")
+    lon_b = cell_bounds(lon, "lon")
+
+    data_vars = {}
+    data_vars["lwe_thickness"] = (
+        ("time", "lat", "lon"),
+        _series_field(ewh, nt, shape, "ewh", _M_TO_CM),
+        {
+            "standard_name": "lwe_thickness",
+            "long_name": "liquid water equivalent thickness anomaly",
+            "units": "cm",
+            "cell_methods": "area: mean time: mean",
+            "cell_measures": "area: cell_area",
+            "comment": "point-mass mascon EWH; anomaly about the reference period",
+        },
+    )
+    data_vars["cell_area"] = (
+        ("lat", "lon"),
+        _grid_field(cell_area, shape, "cell_area"),
+        {
+            "standard_name": "cell_area",
+            "long_name": "area of the mascon cell (the S_j of the design matrix)",
+            "units": "m2",
+            "comment": f"mass [Gt] = sum(lwe_thickness/100 * {RHO_WATER:g} * cell_area) / 1e12",
+        },
+    )
+    data_vars["lat_bnds"] = (("lat", "nv"), lat_b, {})
+    data_vars["lon_bnds"] = (("lon", "nv"), lon_b, {})
+    if ewh_error is not None:
+        data_vars["lwe_thickness_error"] = (
+            ("time", "lat", "lon"),
+            _series_field(ewh_error, nt, shape, "ewh_error", _M_TO_CM),
+            {
+                "long_name": "1-sigma error of lwe_thickness (formal covariance + regularization bias)",
+                "units": "cm",
+                "cell_measures": "area: cell_area",
+            },
+        )
+    if glacier is not None:
+        data_vars["glacier_lwe_thickness"] = (
+            ("time", "lat", "lon"),
+            _series_field(glacier, nt, shape, "glacier", _M_TO_CM),
+            {
+                "standard_name": "lwe_thickness",
+                "long_name": "glacier signal: mascon EWH minus soil moisture minus GIA (METHODS.md 10.1)",
+                "units": "cm",
+                "cell_measures": "area: cell_area",
+            },
+        )
+    if trend is not None:
+        data_vars["lwe_thickness_trend"] = (
+            ("lat", "lon"),
+            _grid_field(trend, shape, "trend", _M_TO_CM),
+            {
+                "standard_name": "tendency_of_lwe_thickness",
+                "long_name": "linear trend of lwe_thickness (six-term fit, METHODS.md 10.2)",
+                "units": "cm yr-1",
+                "cell_measures": "area: cell_area",
+                "ancillary_variables": "lwe_thickness_trend_error" if trend_error is not None else "",
+            },
+        )
+    if trend_error is not None:
+        data_vars["lwe_thickness_trend_error"] = (
+            ("lat", "lon"),
+            _grid_field(trend_error, shape, "trend_error", _M_TO_CM),
+            {
+                "long_name": "95 % error of the linear trend of lwe_thickness",
+                "units": "cm yr-1",
+                "cell_measures": "area: cell_area",
+            },
+        )
+    diag = {
+        "alpha_preliminary": (alpha_preliminary, "regularization parameter alpha of the preliminary solve", "1"),
+        "alpha_refined": (alpha_refined, "regularization parameter alpha of the refined solve", "1"),
+        "variance_factor": (variance_factor, "a-posteriori variance factor sigma0^2 of the refined solve", "1"),
+        "degrees_of_freedom": (
+            degrees_of_freedom,
+            "effective number of signal parameters t(alpha) of the refined solve",
+            "1",
+        ),
+        "variance_factor_preliminary": (
+            variance_factor_preliminary,
+            "a-posteriori variance factor sigma0^2 of the preliminary solve",
+            "1",
+        ),
+        "degrees_of_freedom_preliminary": (
+            degrees_of_freedom_preliminary,
+            "effective number of signal parameters t(alpha) of the preliminary solve",
+            "1",
+        ),
+    }
+    for name, (values, long_name, units) in diag.items():
+        if values is not None:
+            data_vars[name] = (("time",), _per_time(values, nt, name), {"long_name": long_name, "units": units})
+
+    coords = {
+        "time": ("time", time, {"standard_name": "time", "long_name": "mid-epoch of the solution", "axis": "T"}),
+        "lat": (
+            "lat",
+            lat,
+            {
+                "standard_name": "latitude",
+                "long_name": "geodetic latitude of the cell centre",
+                "units": "degrees_north",
+                "axis": "Y",
+                "bounds": "lat_bnds",
+            },
+        ),
+        "lon": (
+            "lon",
+            lon,
+            {
+                "standard_name": "longitude",
+                "long_name": "longitude of the cell centre",
+                "units": "degrees_east",
+                "axis": "X",
+                "bounds": "lon_bnds",
+            },
+        ),
+    }
+    if month is not None:
+        coords["month"] = ("time", np.asarray(month).astype(str), {"long_name": "GRACE month label YYYY-MM"})
+    if decimal_year is not None:
+        coords["decimal_year"] = (
+            "time",
+            _per_time(decimal_year, nt, "decimal_year"),
+            {"long_name": "decimal year of the mid-epoch", "units": "1"},
+        )
+
+    attrs = {
+        "Conventions": "CF-1.8",
+        "title": title,
+        "institution": "hma-mascon (reproduction of Wang, Shen, Chen & Wang 2024, IEEE JSTARS)",
+        "source": "GRACE/GRACE-FO Level-2 Stokes coefficients -> point-mass mascon inversion",
+        "references": (
+            "Wang, Shen, Chen, Wang (2024) High-Spatial Resolution Mascon Solution Over High Mountain Asia "
+            "Constrained by Multisource Prior Information, IEEE JSTARS"
+        ),
+        "history": f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} created by hma-mascon "
+        f"{__version__}",
+        "hma_mascon_version": __version__,
+        "git_commit": git_commit(),
+    }
+    for key, value in (parameters or {}).items():
+        attrs[f"param_{key}"] = _attr_value(value)
+    for key, value in (provenance or {}).items():
+        attrs[f"provenance_{key}"] = _attr_value(value)
+
+    ds = xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+    return ds
+
+
+def write_solution(ds: xr.Dataset, path) -> Path:
+    """Write a solution Dataset to a CF-1.8 netCDF-4 file (compressed) and return its path.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        As returned by :func:`solution_to_dataset`.
+    path : str or path-like
+        Output file; parent folders are created.
+    """
+    path = Path(path)
+    if "lwe_thickness" not in ds:
+        raise ValueError(f"{path}: the dataset has no 'lwe_thickness' variable; build it with solution_to_dataset")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoding = {}
+    for name, var in ds.data_vars.items():
+        if var.dtype.kind == "f":
+            encoding[name] = {"zlib": True, "complevel": 4, "_FillValue": np.nan if name not in ("lat_bnds", "lon_bnds") else None}
+    encoding["time"] = {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64"}
+    for name in ("lat", "lon", "decimal_year"):
+        if name in ds.coords:
+            encoding[name] = {"_FillValue": None}
+    ds.to_netcdf(path, format="NETCDF4", encoding=encoding)
+    return path
+
+
+#: Name used in CONTRIBUTING.md's module map.
+solution_to_netcdf = write_solution
+
+
+def read_solution(path) -> xr.Dataset:
+    """Read a solution file written by :func:`write_solution` (loaded into memory).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    ValueError
+        When the file is not a hma-mascon solution (no ``lwe_thickness`` on (time, lat, lon)).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such solution file")
+    try:
+        with xr.open_dataset(path) as ds:
+            ds = ds.load()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable netCDF file ({exc})") from exc
+    if "lwe_thickness" not in ds or ds["lwe_thickness"].dims != ("time", "lat", "lon"):
+        raise ValueError(f"{path}: not a hma-mascon solution file (no lwe_thickness(time, lat, lon))")
+    return ds

@@ -1,0 +1,263 @@
+"""End-to-end mascon solution from a data directory (METHODS.md §2-§10.2), and ``hma-mascon solve``.
+
+:func:`run_solution` strings the modules together: read the monthly Level-2 series
+(:mod:`io_grace`), replace degree 1, C20 and C30 (:mod:`low_degree`; C30 from 2016-08), remove the
+reference-period mean (:mod:`stokes`), load the Love numbers and the priors, fit the two-step
+estimator (:mod:`estimator`), form the glacier signal (soil moisture and GIA removed, §10.1,
+:mod:`glacier`), fit trends with their 95 % errors (§10.2, :mod:`timeseries`), and assemble the
+CF output (:mod:`output`). Nothing here computes physics; it only decides the order, records the
+provenance (files, substitutes, data directory) and degrades gracefully where the offline data
+directory lacks a product (e.g. no soil-moisture grid: the glacier signal then removes GIA only,
+and the output says so).
+
+Without a data directory the synthetic world (:func:`hma_mascon.synthetic.ensure_synthetic_data_dir`)
+is used, so the command runs anywhere without downloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+
+__all__ = ["run_solution", "register_cli", "SOURCES"]
+
+#: GRACE sources -> manifest entry of their Level-2 files.
+SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
+
+_GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
+
+
+def _grace_directory(source, data_dir):
+    from .datadir import dataset_files
+
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
+    files = dataset_files(SOURCES[source], data_dir)
+    return Path(files[0]).parent, files
+
+
+def _filtered_grace_ewh(ds, grid, love, nmax):
+    """DDK5 + 200 km Gaussian filtered GRACE EWH at the mascon cells (time, m) [m] (priors' hydrology
+    substitute and the ``grace_variance`` family)."""
+    from .filters import apply_ddk_dataset, gaussian_weights
+    from .synthesis import stokes_to_ewh_grid
+
+    f = apply_ddk_dataset(ds, 5)
+    h = stokes_to_ewh_grid(f, grid.lat_axis, grid.lon_axis, love, weights=gaussian_weights(nmax, 200.0))
+    arr = np.asarray(getattr(h, "values", h), float)
+    return arr.reshape(arr.shape[0], -1)
+
+
+def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *, reference=None,
+                 prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, **params):
+    """Run the whole solution and return its CF Dataset (EWH in cm, :func:`output.solution_to_dataset`).
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Data directory laid out like the real mirror; None: the synthetic world.
+    source : {"csr", "itsg", "tongji"}
+        Level-2 series (manifest entries ``csr_rl06_gsm``, ``itsg2018_gfc``, ``tongji_grace2022``).
+    start, end : str
+        First and last GRACE month ``"YYYY-MM"`` used (the paper: 2002-04..2023-08).
+    reference : (str, str), optional
+        Reference period of the anomalies; default all months used (§2.2).
+    prior_period : (str, str)
+        Period of the prior RMS (§7).
+    glacier : bool
+        Also compute the glacier signal (§10.1).
+    progress : bool
+        tqdm progress bars (file reading, months).
+    seed : int, optional
+        Seed of the synthetic world when ``data_dir`` is None.
+    **params
+        Hyper-parameters of :class:`hma_mascon.estimator.PointMassMascon`.
+
+    Returns
+    -------
+    xarray.Dataset
+        See :mod:`hma_mascon.output`; parameters and provenance in the global attributes.
+    """
+    from .datadir import DatasetNotFoundError, dataset_path
+    from .estimator import PointMassMascon
+    from .io_grace import read_stokes_directory
+    from .love_numbers import load_love_numbers
+    from .low_degree import replace_low_degrees
+    from .output import solution_to_dataset
+    from .priors import load_priors
+    from .stokes import anomalies
+
+    provenance = {}
+    if data_dir is None:
+        from .synthetic import DEFAULT_SEED, ensure_synthetic_data_dir
+
+        data_dir = ensure_synthetic_data_dir(DEFAULT_SEED if seed is None else seed)
+        provenance["synthetic"] = "yes"
+    data_dir = Path(data_dir)
+    provenance["data_dir"] = str(data_dir)
+
+    est = PointMassMascon(progress=progress, **params)
+    nmax = int(est.nmax)
+
+    # 1. Level-2 series, low degrees, anomalies (§2)
+    directory, files = _grace_directory(source, data_dir)
+    ds = read_stokes_directory(directory, start=start, end=end, nmax=nmax, progress=progress)
+    if ds.sizes["time"] == 0:
+        raise ValueError(f"{directory}: no months between {start} and {end}")
+    provenance["grace_source"] = SOURCES[source]
+    provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
+    tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
+    provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
+    ref = reference or (None, None)
+    ds = anomalies(ds, ref[0], ref[1])
+    provenance["reference_period"] = ds.attrs.get("reference_period", "")
+
+    # 2. Love numbers, priors (§1, §7)
+    love = load_love_numbers(nmax)
+    provenance["love_numbers"] = str(love.attrs.get("source", ""))
+    grid, _ = est._geometry(float(ds.attrs["radius"]))
+    priors = None
+    if est.regularization != "identity" and est.regularization != "smoothness":
+        try:
+            priors = load_priors(data_dir, grid, period=prior_period)
+        except ValueError as exc:
+            if "grace_ewh" not in str(exc):
+                raise
+            ewh = _filtered_grace_ewh(ds, grid, love, nmax)
+            priors = load_priors(data_dir, grid, period=prior_period, grace_ewh=ewh, grace_time=ds["time"].values)
+        for name, comp in priors.items():
+            provenance[f"prior_{name}"] = comp.source
+            if comp.substitute:
+                provenance[f"prior_{name}_substitute"] = comp.substitute
+        if est.regularization == "grace_variance":
+            priors = dict(priors, grace_ewh=_filtered_grace_ewh(ds, grid, love, nmax))
+
+    # 3. estimator (§3-§9)
+    est.fit(ds, love, priors=priors)
+    x = est.predict()
+    res = est.result_
+    t = est.decimal_year_
+
+    # 4. glacier signal (§10.1): soil moisture and GIA removed
+    from .timeseries import trend_with_error
+
+    glacier_x = None
+    gia_trends = None
+    if glacier:
+        from .gia import gia_ewh_rate, read_gia_rates
+        from .glacier import glacier_signal
+        from .priors import load_soil_moisture
+
+        sm = None
+        try:
+            sm_da = load_soil_moisture(data_dir, grid, period=prior_period,
+                                       reference=(str(est.month_[0]), str(est.month_[-1])))
+            sm_da = sm_da.reindex(time=est.time_, method="nearest", tolerance=np.timedelta64(20, "D"))
+            sm = grid.from_dataarray(sm_da)
+            provenance["soil_moisture"] = str(dataset_path("soil_moisture", data_dir).name)
+        except DatasetNotFoundError:
+            provenance["soil_moisture"] = "absent from the data directory: not removed"
+        rates = []
+        for name in _GIA_MODELS:
+            try:
+                path = dataset_path(name, data_dir)
+            except DatasetNotFoundError:
+                continue
+            g = read_gia_rates(path)  # some models stop below nmax (Caron: 89); gia_ewh_rate truncates
+            rate = gia_ewh_rate(g, grid.lat_axis, grid.lon_axis, love, nmax=nmax)
+            rates.append(grid.from_dataarray(rate))
+            provenance.setdefault("gia_models", []).append(path.name)
+        gia_rate = rates[0] if rates else None
+        gl = glacier_signal(x, t, soil_moisture=sm, gia_rate=gia_rate)
+        glacier_x = np.where(np.isfinite(x), gl["glacier"].values, np.nan)
+        if len(rates) > 1:
+            gia_trends = -np.asarray(rates)  # the glacier trend changes by minus each model's rate
+
+    # 5. trends and 95 % errors (§10.2)
+    trend, err, _ = trend_with_error(t, x)
+    out = solution_to_dataset(
+        x, est.time_, grid.lat_axis, grid.lon_axis, grid.area, ewh_error=res.stated_error, trend=trend, trend_error=err,
+        glacier=glacier_x, alpha_preliminary=res.preliminary.alpha, alpha_refined=res.refined.alpha,
+        variance_factor=res.refined.sigma0sq, degrees_of_freedom=res.refined.dof,
+        variance_factor_preliminary=res.preliminary.sigma0sq, degrees_of_freedom_preliminary=res.preliminary.dof,
+        month=est.month_, decimal_year=t, parameters=est.get_params(), provenance=provenance,
+    )
+    if glacier_x is not None:
+        gtrend, gerr, _ = trend_with_error(t, glacier_x, gia_trends=gia_trends)
+        out["glacier_lwe_thickness_trend"] = (("lat", "lon"), 100.0 * gtrend.reshape(grid.shape),
+                                              {"units": "cm yr-1", "long_name": "linear trend of the glacier signal"})
+        out["glacier_lwe_thickness_trend_error"] = (
+            ("lat", "lon"), 100.0 * gerr.reshape(grid.shape),
+            {"units": "cm yr-1", "long_name": "95 % error of the glacier trend, 1.96 sqrt(fit^2 + GIA spread^2)"})
+    out["is_buffer"] = (("lat", "lon"), grid.is_buffer.reshape(grid.shape).astype("i1"),
+                        {"long_name": "buffer mascon (excluded from reported sums)", "units": "1"})
+    out.attrs["t0"] = float(res.t0)
+    out.attrs["hma_mascon_version"] = __version__
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def _solve(args) -> int:
+    from .output import write_solution
+
+    params = {"altitude": args.altitude_km * 1e3, "alpha_method": args.alpha_method, "kind": args.kind,
+              "kernel": args.kernel, "weight": args.weight, "P_mode": args.P_mode,
+              "regularization": args.regularization, "prior_rule": args.prior_rule, "prior_floor": args.prior_floor,
+              "two_step": not args.one_step}
+    if args.sigma0_sq is not None:
+        params["sigma0_sq"] = args.sigma0_sq
+    if args.box is not None:
+        params["box"] = tuple(args.box)
+    if args.mascon_buffer_deg:
+        params["mascon_buffer_deg"] = args.mascon_buffer_deg
+        params["obs_buffer_deg"] = args.mascon_buffer_deg
+    ds = run_solution(args.data_dir, source=args.source, start=args.start, end=args.end,
+                      glacier=not args.no_glacier, progress=not args.quiet, **params)
+    path = write_solution(ds, args.out)
+    print(f"solution ({ds.sizes['time']} months, {ds.sizes['lat']} x {ds.sizes['lon']} mascons) written to {path}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add ``hma-mascon solve --data-dir DIR --out FILE.nc [...]``."""
+    p = subparsers.add_parser("solve", help="run the two-step mascon solution and write a CF netCDF file")
+    p.add_argument("--data-dir", default=None,
+                   help="data directory (default: $HMA_MASCON_DATA, else the synthetic world)")
+    p.add_argument("--out", required=True, help="output netCDF file")
+    p.add_argument("--source", choices=sorted(SOURCES), default="csr")
+    p.add_argument("--start", default="2002-04")
+    p.add_argument("--end", default="2023-08")
+    p.add_argument("--altitude-km", type=float, default=450.0)
+    p.add_argument("--box", type=float, nargs=4, metavar=("LON_MIN", "LON_MAX", "LAT_MIN", "LAT_MAX"),
+                   default=None, help="box in degrees (default: the paper's 65 105 26 47)")
+    p.add_argument("--mascon-buffer-deg", type=float, default=0.0,
+                   help="extra ring of mascons and observations around the box [deg]")
+    p.add_argument("--alpha-method", choices=["mse", "gcv", "vce", "lcurve"], default="mse")
+    p.add_argument("--sigma0-sq", type=float, default=None, help="fixed variance factor for the MSE rule")
+    p.add_argument("--kind", choices=["radial", "potential", "3d"], default="radial")
+    p.add_argument("--kernel", choices=["closed", "truncated"], default="closed")
+    p.add_argument("--weight", choices=["full", "diagonal", "identity"], default="full")
+    p.add_argument("--P-mode", dest="P_mode", choices=["mean", "mission", "monthly"], default="mean")
+    p.add_argument("--regularization", default="multisource",
+                   choices=["multisource", "identity", "smoothness", "exponential", "grace_variance",
+                            "hydrology_only"])
+    p.add_argument("--prior-rule", choices=["A", "B", "C"], default="B")
+    p.add_argument("--prior-floor", type=float, default=0.01)
+    p.add_argument("--one-step", action="store_true", help="preliminary solution only")
+    p.add_argument("--no-glacier", action="store_true", help="skip the glacier signal")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    def func(args):
+        import os
+
+        if args.data_dir is None and os.environ.get("HMA_MASCON_DATA"):
+            args.data_dir = os.environ["HMA_MASCON_DATA"]
+        return _solve(args)
+
+    p.set_defaults(func=func)

@@ -1,0 +1,201 @@
+"""Two-step estimator: the pure functions against direct linear algebra, and the class contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hma_mascon.estimator import (
+    PointMassMascon,
+    calendar_months,
+    eigen_system,
+    fit_six_term,
+    harmonic_design,
+    preliminary_solve,
+    refined_solve,
+    regularized_solve,
+    remove_degree0,
+    two_step_solve,
+)
+from hma_mascon.weights import Whitener
+
+
+def _problem(n=80, m=30, T=5, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, m)) @ np.diag(np.linspace(1.0, 0.05, m))  # ill-conditioned columns
+    r = rng.uniform(0.5, 20.0, m)
+    X = rng.normal(size=(T, m))
+    Y = X @ A.T + 0.05 * rng.normal(size=(T, n))
+    return rng, A, r, X, Y
+
+
+def test_eigen_path_equals_direct_solve():
+    _, A, r, _, Y = _problem()
+    system = eigen_system(A, r)
+    alphas = np.array([1e-3, 0.1, 1.0, 10.0, 100.0])
+    out = regularized_solve(system, Y, alpha=alphas)
+    N = A.T @ A
+    for k, a in enumerate(alphas):
+        M = N + a * np.diag(r)
+        x = np.linalg.solve(M, A.T @ Y[k])
+        np.testing.assert_allclose(out.x[k], x, rtol=1e-10, atol=1e-12 * np.abs(x).max())
+        # residual recomputed directly; dof = tr[(N + aR)^-1 N]
+        assert np.isclose(out.residual[k], np.sum((Y[k] - A @ x) ** 2), rtol=1e-10)
+        dof = np.trace(np.linalg.solve(M, N))
+        assert np.isclose(out.dof[k], dof, rtol=1e-10)
+        assert np.isclose(out.sigma0sq[k], out.residual[k] / (A.shape[0] - dof), rtol=1e-10)
+        # formal + prior-expected bias = posterior variance sigma0^2 diag (N + aR)^-1
+        post = out.sigma0sq[k] * np.diag(np.linalg.inv(M))
+        np.testing.assert_allclose(out.error[k] ** 2 + out.bias_sd[k] ** 2, post, rtol=1e-8)
+        # formal covariance sigma0^2 M^-1 N M^-1
+        Minv = np.linalg.inv(M)
+        np.testing.assert_allclose(out.error[k] ** 2, out.sigma0sq[k] * np.diag(Minv @ N @ Minv), rtol=1e-8)
+        # plug-in bias: -a (N + aR)^-1 R x_hat
+        np.testing.assert_allclose(out.bias[k], -a * Minv @ (r * x), rtol=1e-8, atol=1e-12)
+
+
+def test_dense_regularization_matrix():
+    rng, A, r, _, Y = _problem(seed=1)
+    L = rng.normal(size=(A.shape[1], A.shape[1]))
+    R = L @ L.T + A.shape[1] * np.eye(A.shape[1])
+    out = regularized_solve(eigen_system(A, R), Y[:1], alpha=0.3)
+    x = np.linalg.solve(A.T @ A + 0.3 * R, A.T @ Y[0])
+    np.testing.assert_allclose(out.x[0], x, rtol=1e-9)
+
+
+def test_alpha_rules_pick_different_but_sane_values():
+    _, A, r, _, Y = _problem(T=2)
+    system = eigen_system(A, r)
+    found = {}
+    for method in ("mse", "gcv", "vce", "lcurve"):
+        out = regularized_solve(system, Y, alpha_method=method)
+        assert np.all(np.isfinite(out.alpha)) and np.all(out.alpha > 0)
+        found[method] = out.alpha
+        # the solution is the direct solve at the chosen alpha
+        x = np.linalg.solve(A.T @ A + out.alpha[0] * np.diag(r), A.T @ Y[0])
+        np.testing.assert_allclose(out.x[0], x, rtol=1e-8)
+    # a much noisier month needs more regularization (GCV)
+    rng = np.random.default_rng(5)
+    noisy = Y + 3.0 * rng.normal(size=Y.shape)
+    assert regularized_solve(system, noisy, alpha_method="gcv").alpha[0] > found["gcv"][0]
+
+
+def test_whitening_matches_weighted_normal_equations():
+    rng, A, r, _, Y = _problem(seed=2)
+    n = A.shape[0]
+    G = rng.normal(size=(n, n))
+    Sy = G @ G.T / n + 0.1 * np.eye(n)
+    W = Whitener(Sy, "full", delta=0.0)
+    out = preliminary_solve(A, Y[:2], r, whiten=W, alpha_method="gcv")
+    P = np.linalg.inv(Sy)
+    for k in range(2):
+        x = np.linalg.solve(A.T @ P @ A + out.alpha[k] * np.diag(r), A.T @ P @ Y[k])
+        np.testing.assert_allclose(out.x[k], x, rtol=1e-7)
+
+
+def test_refined_uses_the_calendar_month_prior_and_removes_the_trend():
+    rng, A, r, _, Y = _problem(T=4, seed=3)
+    m = A.shape[1]
+    r_sv = rng.uniform(1.0, 50.0, (12, m))
+    cal = np.array([1, 7, 7, 12])
+    x_trend = 0.1 * rng.normal(size=(4, m))
+    out = refined_solve(A, Y, x_trend, r_sv, cal, alpha_method="gcv")
+    for k in range(4):
+        R = np.diag(r_sv[cal[k] - 1])
+        x = np.linalg.solve(A.T @ A + out.alpha[k] * R, A.T @ (Y[k] - A @ x_trend[k]))
+        np.testing.assert_allclose(out.x[k], x, rtol=1e-8)
+    with pytest.raises(ValueError, match="calendar_month"):
+        refined_solve(A, Y, x_trend, r_sv, np.array([0, 1, 2, 3]))
+
+
+def test_six_term_fit_recovers_coefficients():
+    t = 2003 + np.arange(100) / 12 + 1 / 24
+    t = np.delete(t, [10, 11, 50])  # gaps
+    beta = np.array([[0.3, -1.0], [-0.05, 0.02], [0.1, 0.0], [0.0, 0.2], [0.01, -0.03], [0.02, 0.0]])
+    t0 = t.mean()
+    X = harmonic_design(t, t0) @ beta
+    X_nan = np.vstack([X, np.full((1, 2), np.nan)])
+    est, t0_est = fit_six_term(np.append(t, 2020.0), X_nan)
+    assert np.isclose(t0_est, t0)
+    np.testing.assert_allclose(est, beta, atol=1e-12)
+
+
+def test_two_step_closed_loop_on_consistent_data():
+    """Consistent data with a trend and a seasonal cycle: the trend part equals the truth's linear
+    term, the final solution equals the truth, and a missing month stays NaN."""
+    rng = np.random.default_rng(4)
+    n, m, T = 120, 25, 48
+    A = rng.normal(size=(n, m))
+    t = 2004 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    slope = rng.normal(0, 0.05, m)
+    amp = rng.uniform(0.05, 0.2, m)
+    X = np.outer(t - t.mean(), slope) + amp * np.cos(2 * np.pi * t[:, None])
+    X -= X.mean(0)
+    Y = X @ A.T
+    Y[5] = np.nan
+    r_pre = 1 / np.sqrt(np.mean(X**2, 0)) ** 2
+    r_sv = np.tile(1 / amp**2, (12, 1))
+    res = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method="gcv")
+    assert np.all(np.isnan(res.x[5])) and np.all(np.isnan(res.preliminary.alpha[5]))
+    ok = np.arange(T) != 5
+    assert np.isclose(res.t0, t[ok].mean())
+    np.testing.assert_allclose(res.beta[1], slope, atol=1e-4)
+    np.testing.assert_allclose(res.x_trend[ok], np.outer(t[ok] - res.t0, res.beta[1]))
+    np.testing.assert_allclose(res.x[ok], X[ok], atol=1e-3)
+    # offset+trend removes beta0 too; the final solution does not change for consistent data
+    res2 = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method="gcv", remove="offset+trend")
+    np.testing.assert_allclose(res2.x[ok], X[ok], atol=1e-3)
+    # one step: the final solution is the preliminary one
+    res1 = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method="gcv", two_step=False)
+    np.testing.assert_array_equal(res1.x, res1.preliminary.x)
+
+
+def test_remove_degree0_is_the_monopole_of_the_kernel():
+    """The column sum over a full sphere of observation points of the radial kernel minus its
+    degree-0 part vanishes: the degree-0 term is the mean field G M / r^2 (Gauss's law)."""
+    from hma_mascon.geometry import mascon_grid
+    from hma_mascon.kernels import design_matrix
+
+    grid = mascon_grid((80.0, 81.0, 30.0, 31.0))
+
+    class Sphere:
+        # Gauss-Legendre x uniform nodes: surface mean (exact to degree ~299; the closed kernel's
+    # spectrum at 450 km decays like (d/r)^n ~ 0.93^n, so the quadrature error is ~1e-6)
+        z, w = np.polynomial.legendre.leggauss(150)
+        lon = np.linspace(0, 360, 300, endpoint=False)
+        lat = np.repeat(np.rad2deg(np.arcsin(z)), lon.size)
+        lon = np.tile(lon, z.size)
+        weights = np.repeat(w, 300) / 2 / 300
+        radius = np.full(lat.size, 6378136.3 + 450e3)
+
+    obs = Sphere()
+    A = design_matrix(obs, grid, "radial", "closed")
+    A0 = remove_degree0(A, obs, grid, "radial")
+    mean_full = obs.weights @ A
+    mean_removed = obs.weights @ A0
+    assert np.all(mean_full > 0)
+    assert np.all(np.abs(mean_removed) < 1e-5 * mean_full)
+
+
+def test_calendar_months_from_labels_and_epochs():
+    import xarray as xr
+
+    ds = xr.Dataset(coords={"time": np.array(["2002-04-18", "2015-01-02"], "datetime64[ns]"),
+                            "month": ("time", ["2002-04", "2014-12"])})
+    np.testing.assert_array_equal(calendar_months(ds), [4, 12])
+    ds2 = ds.drop_vars("month")
+    np.testing.assert_array_equal(calendar_months(ds2), [4, 1])
+
+
+def test_estimator_parameter_errors():
+    with pytest.raises(ValueError, match="kind"):
+        PointMassMascon(kind="gravity")._check()
+    with pytest.raises(ValueError, match="P_mode"):
+        PointMassMascon(P_mode="weekly")._check()
+    with pytest.raises(ValueError, match="alpha_method"):
+        PointMassMascon(alpha_method="aic")._check()
+    with pytest.raises(RuntimeError, match="fit"):
+        PointMassMascon().predict()
+    p = PointMassMascon().get_params()
+    assert p["altitude"] == 450e3 and p["kernel"] == "closed" and p["regularization"] == "multisource"
