@@ -449,6 +449,11 @@ def setup_notebook(namespace: dict, schema: dict[str, Parameter] | None = None, 
     if need_data:
         params["data_dir"] = resolve_book_data_dir(params)
     namespace.update({k: params[k] for k in schema})
+    # Progress bars in a rendered page: tqdm.auto falls back to text bars without ipywidgets and
+    # warns about it; the text bar is what we want in a static book.
+    import warnings  # noqa: PLC0415
+
+    warnings.filterwarnings("ignore", message="IProgress not found")
     try:
         import matplotlib  # noqa: PLC0415
 
@@ -918,8 +923,12 @@ def register_cli(subparsers) -> None:
     """Add ``hma-mascon book`` to the command line."""
     p = subparsers.add_parser("book", help="run the notebooks and build the HTML book",
                               description="Execute the book's notebooks with papermill and build the "
-                              "HTML with Jupyter Book. Without --data-dir the synthetic world is used.")
-    p.add_argument("--data-dir", default=None, help="real data directory (default: synthetic world)")
+                              "HTML with Jupyter Book. The data: --data-dir, else HMA_MASCON_DATA, else "
+                              "the synthetic world (--synthetic forces it).")
+    p.add_argument("--data-dir", default=None,
+                   help="real data directory (default: $HMA_MASCON_DATA if set, else the synthetic world)")
+    p.add_argument("--synthetic", action="store_true",
+                   help="build on the synthetic world even when HMA_MASCON_DATA is set")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="book parameter, repeatable (e.g. -p altitude_km=400 -p alpha_method=gcv)")
     p.add_argument("--only", default=None, metavar="NOTEBOOK", help="run only this notebook")
@@ -930,7 +939,13 @@ def register_cli(subparsers) -> None:
 
 
 def _cli_book(args) -> int:
-    result = run_book(data_dir=args.data_dir, parameters=parse_assignments(args.param), only=args.only,
+    data_dir = args.data_dir
+    if data_dir is None and not args.synthetic:
+        data_dir = os.environ.get("HMA_MASCON_DATA") or None
+    if args.synthetic and args.data_dir is not None:
+        raise ParameterError("--synthetic and --data-dir exclude each other")
+    print(f"hma-mascon book: data = {data_dir or 'synthetic world'}")
+    result = run_book(data_dir=data_dir, parameters=parse_assignments(args.param), only=args.only,
                       out_dir=args.out, build_html=not args.no_html)
     print(f"executed notebooks: {result.executed_dir}")
     return 0

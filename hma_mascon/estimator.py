@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from .constants import HMA_BOX, RHO_WATER
+from .timeseries import harmonic_design  # the six-term model of §9, shared with the trend fits
 
 __all__ = [
     "PointMassMascon",
@@ -239,8 +240,9 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         See :func:`select_alpha`. Ignored when ``alpha`` is given.
     alpha : float or array_like (T,), optional
         Fixed regularization parameter(s).
-    sigma0sq : float, optional
-        Fixed variance factor for the MSE rule (see :func:`select_alpha`).
+    sigma0sq : float or array_like (T,), optional
+        Fixed variance factor for the MSE rule (see :func:`select_alpha`); one per month when the
+        noise level varies (``noise_factor`` of :mod:`hma_mascon.noise_model`: σ0²_k = σ0² f_k²).
     progress : bool
         tqdm bar over months.
 
@@ -250,6 +252,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     """
     Yw = np.atleast_2d(np.asarray(Yw, float))
     T = Yw.shape[0]
+    s0fix = None if sigma0sq is None else np.broadcast_to(np.asarray(sigma0sq, float), (T,))
     lam = system.lam
     U = system.project(Yw)  # (T, m)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
@@ -259,7 +262,8 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
             from tqdm.auto import tqdm
 
             it = tqdm(it, desc=desc, leave=False)
-        alphas = np.array([select_alpha(system, U[k], yPy[k], alpha_method, sigma0sq, mse_norm).alpha for k in it])
+        alphas = np.array([select_alpha(system, U[k], yPy[k], alpha_method,
+                                        None if s0fix is None else float(s0fix[k]), mse_norm).alpha for k in it])
     else:
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
     D = lam[None, :] + alphas[:, None]
@@ -270,7 +274,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     omega = np.einsum("ij,ij->i", resid, resid)
     dof = np.sum(lam[None, :] / D, axis=1)
     s0 = omega / np.maximum(system.nobs - dof, 1.0)
-    s_err = s0 if sigma0sq is None else np.full(T, float(sigma0sq))
+    s_err = s0 if s0fix is None else np.array(s0fix, float)
     Q2T = (Q**2).T
     var = ((lam[None, :] / D**2) * s_err[:, None]) @ Q2T
     # regularization bias: plug-in b = -α Q D⁻¹ Q^T R x̂ = -α Q D⁻¹ Z (Q^T R Q = I), and its
@@ -285,13 +289,6 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
 # ----------------------------------------------------------------------------------------------
 # six-term fit (§9 step 2)
 # ----------------------------------------------------------------------------------------------
-def harmonic_design(t, t0) -> np.ndarray:
-    """Design matrix of x = β0 + β1(t - t0) + a1 cos2πt + b1 sin2πt + a2 cos4πt + b2 sin4πt."""
-    t = np.asarray(t, float)
-    w = 2 * np.pi * t
-    return np.column_stack([np.ones_like(t), t - t0, np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)])
-
-
 def fit_six_term(t, X):
     """Least-squares six-term fit of every column of ``X`` (T, m) over the finite months.
 
@@ -321,6 +318,13 @@ def _groups(group, T):
     if group.shape != (T,):
         raise ValueError(f"group has shape {group.shape}, expected ({T},)")
     return group
+
+
+def _take(sigma0sq, idx):
+    """Per-month variance factors of the months ``idx`` (a scalar or None passes through)."""
+    if sigma0sq is None or np.ndim(sigma0sq) == 0:
+        return sigma0sq
+    return np.asarray(sigma0sq, float)[idx]
 
 
 def _pick(whiten, g):
@@ -388,7 +392,7 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         idx = np.flatnonzero(ok & (group == g))
         w, Aw, N, nobs = normals.get(g)
         system = eigen_system(Aw, r_pre, nobs=nobs, N=N)
-        out.put(idx, regularized_solve(system, _apply(w, Y[idx].T).T, alpha_method, sigma0sq=sigma0sq,
+        out.put(idx, regularized_solve(system, _apply(w, Y[idx].T).T, alpha_method, sigma0sq=_take(sigma0sq, idx),
                                        mse_norm=mse_norm, progress=progress, desc="preliminary"))
         if keep_systems:
             out.systems[g] = (system, idx)
@@ -436,7 +440,8 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
             if idx.size == 0:
                 continue
             system = eigen_system(Aw, _r_of(r_sv, max(c, 1), m), nobs=nobs, N=N)
-            out.put(idx, regularized_solve(system, _apply(w, Yp[idx].T).T, alpha_method, sigma0sq=sigma0sq,
+            out.put(idx, regularized_solve(system, _apply(w, Yp[idx].T).T, alpha_method,
+                                           sigma0sq=_take(sigma0sq, idx),
                                            mse_norm=mse_norm, progress=progress, desc=f"refined c={c}"))
     return out
 
@@ -835,8 +840,11 @@ class PointMassMascon:
         t = (np.asarray(ds["decimal_year"].values, float) if "decimal_year" in ds.coords
              else _decimal_year(ds["time"].values))
         cal = calendar_months(ds)
+        s0 = self.sigma0_sq
+        if s0 is not None and "noise_factor" in ds.coords:  # month-to-month noise level (noise_model)
+            s0 = float(s0) * np.asarray(ds["noise_factor"].values, float) ** 2
         result = two_step_solve(A * scale, Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
-                                alpha_method=self.alpha_method, sigma0sq=self.sigma0_sq, mse_norm=self.mse_norm,
+                                alpha_method=self.alpha_method, sigma0sq=s0, mse_norm=self.mse_norm,
                                 remove=self.remove, two_step=self.two_step, progress=self.progress)
         self.grid_, self.obs_ = grid, obs
         self.design_matrix_ = A

@@ -52,8 +52,52 @@ def _filtered_grace_ewh(ds, grid, love, nmax):
     return arr.reshape(arr.shape[0], -1)
 
 
+_MIN_CALIBRATION_MONTHS = 24
+
+
+def _months_with_low_degrees(ds, tn13, tn14, provenance):
+    """Drop the months that TN-13/TN-14 have no record for (e.g. ITSG's 2004-01: the CSR-flavoured
+    TN-13 follows CSR's month spans) and record them in ``provenance["months_dropped"]``."""
+    from .low_degree import match_records, read_tn13, read_tn14
+
+    tables = [(read_tn13(tn13), "TN-13"), (read_tn14(tn14), "TN-14")]
+    keep, dropped = [], []
+    for k in range(ds.sizes["time"]):
+        one = ds.isel(time=[k])
+        try:
+            for tab, what in tables:
+                match_records(one, tab, what)
+            keep.append(k)
+        except ValueError:
+            dropped.append(str(ds["month"].values[k]))
+    if dropped:
+        provenance["months_dropped"] = f"no TN-13/TN-14 record: {', '.join(dropped)}"
+        ds = ds.isel(time=keep)
+    return ds
+
+
+def _calibrated(ds, sigma, source, data_dir, directory, nmax, tn13, tn14, progress, provenance):
+    """Coefficient sigmas per ``sigma`` (:mod:`hma_mascon.noise_model`), recorded in ``provenance``."""
+    from .io_grace import read_stokes_directory
+    from .low_degree import replace_low_degrees
+    from .noise_model import calibrate_sigmas
+
+    calibration = None
+    if sigma != "formal" and ds.sizes["time"] < _MIN_CALIBRATION_MONTHS:
+        calibration = read_stokes_directory(directory, nmax=nmax, progress=progress)
+        calibration = replace_low_degrees(calibration, tn13=tn13, tn14=tn14, c30_from="2016-08")
+    out = calibrate_sigmas(ds, sigma, calibration=calibration, min_months=_MIN_CALIBRATION_MONTHS)
+    old = ds.attrs.get("history", "")
+    step = out.attrs["history"][len(old):].lstrip("; ")
+    if calibration is not None:
+        step += f" (calibrated on all {calibration.sizes['time']} months of {SOURCES[source]})"
+    provenance["coefficient_sigma"] = step
+    return out
+
+
 def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *, reference=None,
-                 prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, **params):
+                 prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, sigma="empirical",
+                 month_step=1, **params):
     """Run the whole solution and return its CF Dataset (EWH in cm, :func:`output.solution_to_dataset`).
 
     Parameters
@@ -74,6 +118,16 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
         tqdm progress bars (file reading, months).
     seed : int, optional
         Seed of the synthetic world when ``data_dir`` is None.
+    sigma : {"empirical", "scaled-formal", "formal"}
+        Coefficient errors behind the weight matrix P (:func:`hma_mascon.noise_model.calibrate_sigmas`).
+        ``"empirical"`` (default, any data): RMS of the six-term-fit residuals per coefficient and
+        mission era, because the formal sigmas of the files are optimistic (a real CSR run with them
+        and σ0² = 1 is under-regularized: cells of tens of metres). When the requested window has
+        fewer than 24 months, the calibration uses the whole record of the source. ``"formal"``:
+        the files' sigmas. Recorded in the ``coefficient_sigma`` provenance attribute.
+    month_step : int
+        Solve every ``month_step``-th month only (after the calibration on all months; fast
+        real-data tests). Recorded in the ``month_step`` provenance attribute when > 1.
     **params
         Hyper-parameters of :class:`hma_mascon.estimator.PointMassMascon`.
 
@@ -111,8 +165,13 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
     provenance["grace_source"] = SOURCES[source]
     provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
     tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    ds = _months_with_low_degrees(ds, tn13, tn14, provenance)
     ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
     provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
+    ds = _calibrated(ds, sigma, source, data_dir, directory, nmax, tn13, tn14, progress, provenance)
+    if int(month_step) > 1:
+        ds = ds.isel(time=slice(None, None, int(month_step)))
+        provenance["month_step"] = f"every {int(month_step)}th month solved ({ds.sizes['time']} months)"
     ref = reference or (None, None)
     ds = anomalies(ds, ref[0], ref[1])
     provenance["reference_period"] = ds.attrs.get("reference_period", "")
@@ -209,6 +268,7 @@ def _solve(args) -> int:
               "kernel": args.kernel, "weight": args.weight, "P_mode": args.P_mode,
               "regularization": args.regularization, "prior_rule": args.prior_rule, "prior_floor": args.prior_floor,
               "two_step": not args.one_step}
+    sigma = getattr(args, "sigma", "empirical")
     if args.sigma0_sq is not None:
         params["sigma0_sq"] = args.sigma0_sq
     if args.box is not None:
@@ -217,7 +277,7 @@ def _solve(args) -> int:
         params["mascon_buffer_deg"] = args.mascon_buffer_deg
         params["obs_buffer_deg"] = args.mascon_buffer_deg
     ds = run_solution(args.data_dir, source=args.source, start=args.start, end=args.end,
-                      glacier=not args.no_glacier, progress=not args.quiet, **params)
+                      glacier=not args.no_glacier, progress=not args.quiet, sigma=sigma, **params)
     path = write_solution(ds, args.out)
     print(f"solution ({ds.sizes['time']} months, {ds.sizes['lat']} x {ds.sizes['lon']} mascons) written to {path}")
     return 0
@@ -247,6 +307,8 @@ def register_cli(subparsers) -> None:
                    choices=["multisource", "identity", "smoothness", "exponential", "grace_variance",
                             "hydrology_only"])
     p.add_argument("--prior-rule", choices=["A", "B", "C"], default="B")
+    p.add_argument("--sigma", choices=["empirical", "scaled-formal", "formal"], default="empirical",
+                   help="coefficient errors behind P (default: empirical six-term residual RMS)")
     p.add_argument("--prior-floor", type=float, default=0.01)
     p.add_argument("--one-step", action="store_true", help="preliminary solution only")
     p.add_argument("--no-glacier", action="store_true", help="skip the glacier signal")

@@ -97,10 +97,6 @@ def test_missing_data_is_named(tmp_path):
 
 
 @pytest.mark.realdata
-@pytest.mark.xfail(reason="measured: on CSR RL06 2004 (small box, 1 deg buffer) some cells reach ~95 m EWH. The "
-                          "files' formal sigmas are optimistic and the errors correlated (stripes), so the calibrated "
-                          "sigma0^2 = 1 under-regularizes; the MSE rule needs a noise model for real data "
-                          "(open issue reported to the lead)", strict=False)
 def test_real_data_short_run(data_dir):
     """CSR RL06 + TN-13/TN-14 + real priors' substitutes on a small box, one year."""
     ds = run_solution(data_dir, start="2004-01", end="2004-12", glacier=False, **PARAMS)

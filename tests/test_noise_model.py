@@ -1,0 +1,151 @@
+"""Tests of hma_mascon.noise_model: empirical coefficient errors recover known noise."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hma_mascon.noise_model import (calibrate_sigmas, empirical_coefficient_sigma, monthly_noise_factor,
+                                    six_term_residual_rms, smooth_over_degree)
+
+NMAX = 20
+
+
+def _series(seed=0, ntime=200, noise_grace=None, noise_fo=None, split=140, formal_scale=0.2):
+    """Container with a large seasonal + trend signal and white noise of known sigma per coefficient."""
+    rng = np.random.default_rng(seed)
+    deg = np.arange(NMAX + 1)
+    months = np.arange(ntime)
+    t = 2002.3 + (months + 0.5) / 12.0
+    tri = deg[None, :] <= deg[:, None]
+    # noise sigma grows with degree (like GRACE); different level per mission era
+    base = 1e-11 * (1.0 + (deg[:, None] / 10.0) ** 2) * np.ones((1, NMAX + 1))
+    sig_g = base if noise_grace is None else noise_grace
+    sig_f = 2.5 * base if noise_fo is None else noise_fo
+    mission = np.where(months < split, "GRACE", "GRACE-FO")
+    sig_t = np.where((mission == "GRACE")[:, None, None], sig_g[None], sig_f[None])
+    w = 2 * np.pi * (t - 2012.0)
+    amp = rng.normal(size=(6, NMAX + 1, NMAX + 1)) * 20 * base[None]  # signal 20x the noise
+    X = np.stack([np.ones_like(t), t - 2012, np.cos(w), np.sin(w), np.cos(2 * w), np.sin(2 * w)], 1)
+    signal = np.einsum("tk,knm->tnm", X, amp)
+    C = signal + rng.normal(size=signal.shape) * sig_t
+    S = np.einsum("tk,knm->tnm", X, amp[::-1]) + rng.normal(size=signal.shape) * sig_t
+    S[:, :, 0] = 0
+    nan = np.where(tri, 1.0, np.nan)[None]
+    ds = xr.Dataset(
+        {"C": (("time", "degree", "order"), C * nan), "S": (("time", "degree", "order"), S * nan),
+         "sigma_C": (("time", "degree", "order"), formal_scale * sig_t * nan),
+         "sigma_S": (("time", "degree", "order"), formal_scale * sig_t * nan)},
+        coords={"time": np.datetime64("2002-04-15") + (months * 30.44).astype("timedelta64[D]"),
+                "degree": deg, "order": deg, "decimal_year": ("time", t), "mission": ("time", mission)},
+        attrs={"history": "synthetic", "product": "test"},
+    )
+    ds["S"][:, :, 0] = xr.where(ds["degree"] >= 0, 0.0, 0.0)
+    return ds, sig_t, tri
+
+
+def test_six_term_rms_recovers_white_noise_under_large_seasonal_signal():
+    rng = np.random.default_rng(1)
+    t = 2003 + np.arange(240) / 12
+    sigma = 0.7
+    y = 50 + 3 * (t - 2003) + 40 * np.cos(2 * np.pi * t) - 25 * np.sin(4 * np.pi * t)
+    Y = y[:, None] + rng.normal(scale=sigma, size=(240, 500))
+    rms = six_term_residual_rms(t, Y)
+    assert abs(np.mean(rms) / sigma - 1) < 0.02
+    # without the noise the residual vanishes: the model spans the signal
+    assert np.all(six_term_residual_rms(t, np.repeat(y[:, None], 3, 1)) < 1e-9 * np.abs(y).max())
+
+
+def test_six_term_rms_sees_unmodelled_signal():
+    """An interannual signal is not in the model: the estimate is conservative (larger), never smaller."""
+    t = 2003 + np.arange(240) / 12
+    y = np.sin(2 * np.pi * t / 5.0)  # 5-yr period, amplitude 1
+    assert six_term_residual_rms(t, y[:, None])[0] > 0.3
+
+
+@pytest.mark.parametrize("smooth", [0, 2])
+def test_empirical_sigma_recovers_noise_per_mission(smooth):
+    ds, sig_t, tri = _series()
+    emp = empirical_coefficient_sigma(ds, per_mission=True, smooth=smooth)
+    assert "GRACE (140 months)" in emp.attrs["eras"] and "GRACE-FO (60 months)" in emp.attrs["eras"]
+    for k in (0, 150):  # one month per era
+        est = emp["sigma_C"].values[k][tri]
+        true = sig_t[k][tri]
+        ratio = est / true
+        # each coefficient within 10 % on the average; the median within 10 % per coefficient scatter
+        assert abs(np.median(ratio) - 1) < 0.10
+        if smooth:  # smoothing over 5 degrees shrinks the scatter of a single RMS
+            assert np.std(np.log(ratio)) < np.std(np.log(
+                empirical_coefficient_sigma(ds, smooth=0)["sigma_C"].values[k][tri] / true))
+    # the GRACE-FO era is noisier by 2.5 and the estimate sees it
+    ratio_eras = np.median(emp["sigma_C"].values[150][tri] / emp["sigma_C"].values[0][tri])
+    assert 2.2 < ratio_eras < 2.8
+    assert np.all(np.isnan(emp["sigma_C"].values[0][~tri]))
+    assert np.all(emp["sigma_S"].values[:, :, 0][:, tri[:, 0]] == 0)
+
+
+def test_pooled_estimate_mixes_eras():
+    ds, sig_t, tri = _series()
+    pooled = empirical_coefficient_sigma(ds, per_mission=False, smooth=0)
+    r = np.median(pooled["sigma_C"].values[0][tri] / sig_t[0][tri])
+    assert r > 1.3  # the noisier GRACE-FO months inflate the pooled GRACE estimate
+
+
+def test_too_few_months_raises():
+    ds, _, _ = _series(ntime=12, split=100)
+    with pytest.raises(ValueError, match="at least 24 months"):
+        empirical_coefficient_sigma(ds)
+
+
+def test_smooth_over_degree_keeps_a_smooth_power_law():
+    deg = np.arange(40)
+    s = np.where(deg[None, :] <= deg[:, None], (1.0 + deg[:, None]) ** 1.0, np.nan)
+    sm = smooth_over_degree(s, 2)
+    inner = (deg[:, None] >= deg[None, :] + 2) & (deg[:, None] < 37) & (deg[:, None] >= 10)
+    # geometric mean of a power law over a symmetric window equals it to second order
+    assert np.allclose(sm[inner], s[inner], rtol=0.02)
+    assert np.all(np.isnan(sm[~(deg[None, :] <= deg[:, None])]))
+
+
+def test_calibrate_methods_and_history():
+    ds, sig_t, tri = _series(formal_scale=0.2)
+    formal = calibrate_sigmas(ds, "formal")
+    assert np.array_equal(formal["sigma_C"].values, ds["sigma_C"].values, equal_nan=True)
+    assert formal.attrs["history"].endswith("formal (as in the files)")
+    emp = calibrate_sigmas(ds, "empirical", smooth=0)
+    assert "empirical" in emp.attrs["history"]
+    sc = calibrate_sigmas(ds, "scaled-formal", n_scale=5)
+    # formal sigmas were 5x too small: the scale factor restores the level, keeps the pattern
+    r = sc["sigma_C"].values[0][tri] / sig_t[0][tri]
+    assert abs(np.median(r) - 1) < 0.1
+    pattern = sc["sigma_C"].values[0][tri] / ds["sigma_C"].values[0][tri]
+    assert np.allclose(pattern, pattern[0])
+    assert "x5" in sc.attrs["history"] or "x4.9" in sc.attrs["history"] or "x5.0" in sc.attrs["history"]
+    with pytest.raises(ValueError, match="method must be"):
+        calibrate_sigmas(ds, "bogus")
+
+
+def test_calibration_on_a_longer_record_is_mapped_by_mission():
+    ds, sig_t, tri = _series()
+    short = ds.isel(time=slice(130, 150))  # 10 GRACE + 10 GRACE-FO months
+    out = calibrate_sigmas(short, "empirical", calibration=ds, smooth=0)
+    full = empirical_coefficient_sigma(ds, smooth=0)
+    assert np.allclose(out["sigma_C"].values[0][tri], full["sigma_C"].values[0][tri])
+    assert np.allclose(out["sigma_C"].values[-1][tri], full["sigma_C"].values[-1][tri])
+
+
+def test_monthly_noise_factor_flags_a_bad_month():
+    ds, sig_t, tri = _series(seed=3)
+    bad = 77
+    rng = np.random.default_rng(9)
+    extra = rng.normal(size=ds["C"].shape[1:]) * sig_t[bad] * np.sqrt(5.0**2 - 1)  # total noise 5x
+    ds["C"].values[bad] += np.where(tri, extra, np.nan)
+    ds["S"].values[bad, :, 1:] += np.where(tri, extra, np.nan)[:, 1:]
+    emp = empirical_coefficient_sigma(ds, smooth=0)
+    f = monthly_noise_factor(ds, emp, floor=None)
+    assert 3.5 < f[bad] < 6.0  # the era sigma is itself inflated by the bad month
+    others = np.delete(f, bad)
+    assert np.all(others < 1.3) and abs(np.median(others) - 1) < 0.15
+    assert np.all(monthly_noise_factor(ds, emp) >= 1.0)
+    out = calibrate_sigmas(ds, "empirical")
+    assert np.argmax(out["noise_factor"].values) == bad
+    assert f"{str(ds['month'].values[bad]) if 'month' in ds.coords else bad}" in out.attrs["history"]
