@@ -96,7 +96,7 @@ def _calibrated(ds, sigma, source, data_dir, directory, nmax, tn13, tn14, progre
 
 
 def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *, reference=None,
-                 prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, sigma="empirical",
+                 prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, sigma="auto",
                  month_step=1, **params):
     """Run the whole solution and return its CF Dataset (EWH in cm, :func:`output.solution_to_dataset`).
 
@@ -118,9 +118,11 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
         tqdm progress bars (file reading, months).
     seed : int, optional
         Seed of the synthetic world when ``data_dir`` is None.
-    sigma : {"empirical", "scaled-formal", "formal"}
+    sigma : {"auto", "empirical", "scaled-formal", "formal"}
         Coefficient errors behind the weight matrix P (:func:`hma_mascon.noise_model.calibrate_sigmas`).
-        ``"empirical"`` (default, any data): RMS of the six-term-fit residuals per coefficient and
+        ``"auto"`` (default): ``"formal"`` in a synthetic data directory (its files carry the true
+        noise standard deviations as formal sigmas, so calibrating them would only absorb signal),
+        ``"empirical"`` otherwise. ``"empirical"``: RMS of the six-term-fit residuals per coefficient and
         mission era, because the formal sigmas of the files are optimistic (a real CSR run with them
         and σ0² = 1 is under-regularized: cells of tens of metres). When the requested window has
         fewer than 24 months, the calibration uses the whole record of the source. ``"formal"``:
@@ -168,6 +170,8 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
     ds = _months_with_low_degrees(ds, tn13, tn14, provenance)
     ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
     provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
+    if sigma == "auto":
+        sigma = "formal" if (data_dir / "hma_synthetic.json").is_file() else "empirical"
     ds = _calibrated(ds, sigma, source, data_dir, directory, nmax, tn13, tn14, progress, provenance)
     if int(month_step) > 1:
         ds = ds.isel(time=slice(None, None, int(month_step)))
@@ -267,8 +271,8 @@ def _solve(args) -> int:
     params = {"altitude": args.altitude_km * 1e3, "alpha_method": args.alpha_method, "kind": args.kind,
               "kernel": args.kernel, "weight": args.weight, "P_mode": args.P_mode,
               "regularization": args.regularization, "prior_rule": args.prior_rule, "prior_floor": args.prior_floor,
-              "two_step": not args.one_step}
-    sigma = getattr(args, "sigma", "empirical")
+              "two_step": not args.one_step, "mse_norm": args.mse_norm}
+    sigma = getattr(args, "sigma", "auto")
     if args.sigma0_sq is not None:
         params["sigma0_sq"] = args.sigma0_sq
     if args.box is not None:
@@ -298,6 +302,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--mascon-buffer-deg", type=float, default=0.0,
                    help="extra ring of mascons and observations around the box [deg]")
     p.add_argument("--alpha-method", choices=["mse", "gcv", "vce", "lcurve"], default="mse")
+    p.add_argument("--mse-norm", choices=["euclidean", "R"], default="euclidean",
+                   help="norm of the minimum-MSE alpha rule (R: O(m) per trial alpha, stronger damping)")
     p.add_argument("--sigma0-sq", type=float, default=None, help="fixed variance factor for the MSE rule")
     p.add_argument("--kind", choices=["radial", "potential", "3d"], default="radial")
     p.add_argument("--kernel", choices=["closed", "truncated"], default="closed")
@@ -307,8 +313,9 @@ def register_cli(subparsers) -> None:
                    choices=["multisource", "identity", "smoothness", "exponential", "grace_variance",
                             "hydrology_only"])
     p.add_argument("--prior-rule", choices=["A", "B", "C"], default="B")
-    p.add_argument("--sigma", choices=["empirical", "scaled-formal", "formal"], default="empirical",
-                   help="coefficient errors behind P (default: empirical six-term residual RMS)")
+    p.add_argument("--sigma", choices=["auto", "empirical", "scaled-formal", "formal"], default="auto",
+                   help="coefficient errors behind P (default auto: the files' formal sigmas in a synthetic "
+                        "directory, else the empirical six-term residual RMS)")
     p.add_argument("--prior-floor", type=float, default=0.01)
     p.add_argument("--one-step", action="store_true", help="preliminary solution only")
     p.add_argument("--no-glacier", action="store_true", help="skip the glacier signal")
