@@ -12,15 +12,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .timeseries import decimal_year
+
 
 def _decimal_years(time):
-    t = np.asarray(getattr(time, "values", time))
-    if np.issubdtype(t.dtype, np.datetime64):
-        idx = pd.DatetimeIndex(t)
-        start = pd.to_datetime(idx.year.astype(str) + "-01-01")
-        end = pd.to_datetime((idx.year + 1).astype(str) + "-01-01")
-        return idx.year.values + ((idx - start) / (end - start)).values
-    return t.astype(float)
+    """Decimal years of datetime64 (or float) epochs, also from xarray objects."""
+    return decimal_year(getattr(time, "values", time))
 
 
 def glacier_signal(x, time, soil_moisture=None, gia_rate=None, t0=None):
