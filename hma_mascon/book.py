@@ -774,7 +774,7 @@ def strip_external_links(html_dir: str | Path) -> int:
 
 
 def _stage(root: Path, staged: Path) -> None:
-    """Copy the book source (config, toc, ``book/``) into ``staged``."""
+    """Copy the book source (config, toc, ``book/``, the committed ``reproduction/`` ledgers) into ``staged``."""
     if staged.exists():
         shutil.rmtree(staged)
     staged.mkdir(parents=True)
@@ -785,13 +785,22 @@ def _stage(root: Path, staged: Path) -> None:
     for extra in ("references.bib",):
         if (root / extra).is_file():
             shutil.copy2(root / extra, staged / extra)
+    if (root / "reproduction").is_dir():  # committed real-data ledgers, shown in chapter 10
+        shutil.copytree(root / "reproduction", staged / "reproduction")
 
 
 def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path | None = None,
                      progress: bool = True, env: dict | None = None) -> None:
-    """Run one notebook with papermill (kernel ``python3`` = this interpreter)."""
+    """Run one notebook with papermill (kernel ``python3`` = this interpreter).
+
+    Only the parameters that the notebook's ``parameters`` cell declares are injected (papermill
+    would warn about each other one); a notebook without a ``parameters`` cell gets them all.
+    """
     import papermill as pm  # noqa: PLC0415
 
+    declared = pm.inspect_notebook(str(source))
+    if declared:
+        parameters = {k: v for k, v in parameters.items() if k in declared}
     old = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:

@@ -56,6 +56,8 @@ __all__ = [
     "refined_solve",
     "two_step_solve",
     "trend_bias_sd",
+    "apply_resolution",
+    "trend_recovery",
     "harmonic_design",
     "fit_six_term",
     "calendar_months",
@@ -204,6 +206,8 @@ class StepResult:
     bias_sd : ndarray (T, m)
         Prior-expected size of the bias, sqrt(σ0² α Σ_k Q_jk²/(λ_k+α)²) [m]; with ``error`` it adds
         up to the posterior variance diag σ0²(N + αR)⁻¹.
+    alpha_floored : ndarray (T,)
+        1 where the robust α floor of :func:`regularized_solve` acted, else 0 (NaN: missing month).
     """
 
     x: np.ndarray
@@ -214,21 +218,22 @@ class StepResult:
     error: np.ndarray
     bias: np.ndarray
     bias_sd: np.ndarray
+    alpha_floored: np.ndarray = None
     systems: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def empty(cls, ntime: int, m: int) -> "StepResult":
         nan = np.full(ntime, np.nan)
         return cls(np.full((ntime, m), np.nan), nan.copy(), nan.copy(), nan.copy(), nan.copy(),
-                   np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), np.full((ntime, m), np.nan))
+                   np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), nan.copy())
 
     def put(self, idx, other: "StepResult") -> None:
-        for name in ("x", "alpha", "sigma0sq", "dof", "residual", "error", "bias", "bias_sd"):
+        for name in ("x", "alpha", "sigma0sq", "dof", "residual", "error", "bias", "bias_sd", "alpha_floored"):
             getattr(self, name)[idx] = getattr(other, name)
 
 
 def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, sigma0sq=None, progress=False,
-                      desc="months", mse_norm="euclidean") -> StepResult:
+                      desc="months", mse_norm="euclidean", alpha_floor_factor=None) -> StepResult:
     """Solve x_α = Q (Λ + αI)⁻¹ u for every month sharing ``system`` (METHODS.md §8).
 
     Parameters
@@ -245,6 +250,13 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         noise level varies (``noise_factor`` of :mod:`hma_mascon.noise_model`: σ0²_k = σ0² f_k²).
     progress : bool
         tqdm bar over months.
+    alpha_floor_factor : float, optional
+        Robust floor of the selected α: a month whose α falls below median(α)/factor (median over
+        the months of this call, at least 6 of them) gets median(α)/factor. The plug-in MSE
+        iteration occasionally runs a month's α down by two decades (real CSR data, refined step:
+        cells of 30 m); the months of one system share the prior and, after the monthly noise
+        factor, the noise level, so such a jump is a failure of the plug-in, not information.
+        None: no floor. Fixed ``alpha`` values are never changed.
 
     Returns
     -------
@@ -264,8 +276,14 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
             it = tqdm(it, desc=desc, leave=False)
         alphas = np.array([select_alpha(system, U[k], yPy[k], alpha_method,
                                         None if s0fix is None else float(s0fix[k]), mse_norm).alpha for k in it])
+        if alpha_floor_factor is not None and T >= 6:
+            floor = float(np.median(alphas)) / float(alpha_floor_factor)
+            floored = alphas < floor
+            alphas = np.where(floored, floor, alphas)
     else:
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
+    if alpha is not None or alpha_floor_factor is None or T < 6:
+        floored = np.zeros(T, bool)
     D = lam[None, :] + alphas[:, None]
     Z = U / D  # (T, m) coefficients in the Q basis
     Q = system.Q
@@ -283,7 +301,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     bias = -(alphas[:, None] * Z / D) @ Q.T
     bias_var = ((alphas[:, None] / D**2) * s_err[:, None]) @ Q2T
     return StepResult(x=X, alpha=alphas, sigma0sq=s0, dof=dof, residual=omega, error=np.sqrt(np.maximum(var, 0)),
-                      bias=bias, bias_sd=np.sqrt(np.maximum(bias_var, 0)))
+                      bias=bias, bias_sd=np.sqrt(np.maximum(bias_var, 0)), alpha_floored=floored.astype(float))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,6 +362,15 @@ def _nobs(w, n):
     return int(getattr(w, "n_effective", n)) if w is not None else n
 
 
+def _method_or_alpha(alpha_method):
+    """(alpha_method, alpha) for :func:`regularized_solve`: a number fixes α for every month."""
+    if isinstance(alpha_method, (int, float, np.floating, np.integer)) and not isinstance(alpha_method, bool):
+        if not (np.isfinite(alpha_method) and alpha_method > 0):
+            raise ValueError(f"a fixed alpha must be a positive finite number, got {alpha_method!r}")
+        return "mse", float(alpha_method)
+    return alpha_method, None
+
+
 def _r_of(R, c, m):
     """R_sv of calendar month c from (12, m), (12, m, m), (m,) or (m, m)."""
     R = np.asarray(R, float)
@@ -355,7 +382,8 @@ def _r_of(R, c, m):
 
 
 def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse", sigma0sq=None,
-                      mse_norm="euclidean", progress=False, keep_systems=False, _normals=None) -> StepResult:
+                      mse_norm="euclidean", progress=False, keep_systems=False, alpha_floor_factor=None,
+                      _normals=None) -> StepResult:
     """Preliminary solve of every month with R_pre and its own α (METHODS.md §9 step 1).
 
     Parameters
@@ -371,11 +399,14 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         (``P_mode``). Default: identity.
     group : array_like of int (T,), optional
         Index into ``whiten`` per month (``P_mode="mission"``/``"monthly"``).
-    alpha_method, sigma0sq, mse_norm : see :func:`select_alpha`.
+    alpha_method, sigma0sq, mse_norm : see :func:`select_alpha`; a positive number as
+        ``alpha_method`` fixes α for every month (also in :func:`refined_solve`, :func:`two_step_solve`).
     progress : bool
         tqdm bar over months.
     keep_systems : bool
         Keep the eigensystem of each group in ``result.systems`` (for :func:`trend_bias_sd`).
+    alpha_floor_factor : float, optional
+        Robust α floor per eigensystem (:func:`regularized_solve`); also in :func:`refined_solve`.
 
     Returns
     -------
@@ -392,15 +423,17 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         idx = np.flatnonzero(ok & (group == g))
         w, Aw, N, nobs = normals.get(g)
         system = eigen_system(Aw, r_pre, nobs=nobs, N=N)
-        out.put(idx, regularized_solve(system, _apply(w, Y[idx].T).T, alpha_method, sigma0sq=_take(sigma0sq, idx),
-                                       mse_norm=mse_norm, progress=progress, desc="preliminary"))
+        out.put(idx, regularized_solve(system, _apply(w, Y[idx].T).T, *_method_or_alpha(alpha_method),
+                                       sigma0sq=_take(sigma0sq, idx), mse_norm=mse_norm, progress=progress,
+                                       desc="preliminary", alpha_floor_factor=alpha_floor_factor))
         if keep_systems:
             out.systems[g] = (system, idx)
     return out
 
 
 def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=None, alpha_method="mse",
-                  sigma0sq=None, mse_norm="euclidean", progress=False, _normals=None) -> StepResult:
+                  sigma0sq=None, mse_norm="euclidean", progress=False, keep_largest_system=False,
+                  alpha_floor_factor=None, _normals=None) -> StepResult:
     """Refined solve of y' = y - A x_trend with R_sv(c(t)) and its own α (METHODS.md §9 step 3).
 
     Parameters
@@ -413,6 +446,9 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
         (m,)/(m, m) matrix for every calendar month.
     calendar_month : array_like of int (T,)
         c(t_k) in 1..12.
+    keep_largest_system : bool
+        Keep the eigensystem that solved the most months in ``result.systems`` as
+        ``{key: (system, idx, R)}`` (one m x m system only, for :func:`trend_recovery`).
 
     Returns
     -------
@@ -439,11 +475,51 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
             idx = np.flatnonzero(ing if same else ing & (cal == c))
             if idx.size == 0:
                 continue
-            system = eigen_system(Aw, _r_of(r_sv, max(c, 1), m), nobs=nobs, N=N)
-            out.put(idx, regularized_solve(system, _apply(w, Yp[idx].T).T, alpha_method,
+            Rc = _r_of(r_sv, max(c, 1), m)
+            system = eigen_system(Aw, Rc, nobs=nobs, N=N)
+            out.put(idx, regularized_solve(system, _apply(w, Yp[idx].T).T, *_method_or_alpha(alpha_method),
                                            sigma0sq=_take(sigma0sq, idx),
-                                           mse_norm=mse_norm, progress=progress, desc=f"refined c={c}"))
+                                           mse_norm=mse_norm, progress=progress, desc=f"refined c={c}",
+                                           alpha_floor_factor=alpha_floor_factor))
+            if keep_largest_system and idx.size > max((v[1].size for v in out.systems.values()), default=0):
+                out.systems = {(g, c): (system, idx, Rc)}
     return out
+
+
+def apply_resolution(system: EigenSystem, R, alpha: float, x) -> np.ndarray:
+    r"""Resolution operator H = (N + αR)⁻¹N applied to fields ``x`` (..., m): what a noise-free
+    solve returns for the true field x.
+
+    With Q^T N Q = Λ and Q^T R Q = I, (N + αR)⁻¹ = Q(Λ + αI)⁻¹Q^T and N = Q⁻ᵀΛQ⁻¹ with
+    Q⁻¹ = Q^T R, so
+
+    .. math:: H x = Q\,\mathrm{diag}\!\left(\frac{\lambda_k}{\lambda_k+\alpha}\right) Q^T R\, x .
+    """
+    lam, Q = system.lam, system.Q
+    R = np.asarray(R, float)
+    x = np.asarray(x, float)
+    Rx = x * R if R.ndim == 1 else x @ R  # R symmetric
+    return ((Rx @ Q) * (lam / (lam + alpha))) @ Q.T
+
+
+def trend_recovery(pre_system, r_pre, alpha_pre, ref_system, r_ref, alpha_ref, trend) -> np.ndarray:
+    r"""Trend field the two-step solve returns for a true, noise-free trend field ``trend`` (..., m).
+
+    The preliminary step returns H_pre β; its six-term fit is removed, and the refined step
+    recovers part of the remainder, H_ref (β - H_pre β):
+
+    .. math:: \hat\beta = H_{pre}\beta + H_{ref}(I - H_{pre})\beta ,
+
+    with each H evaluated at one representative α (the median over the months of the system that
+    solved the most months). The regional sums of :math:`\hat\beta - \beta` estimate the
+    regularization damping of a trend shaped like ``trend`` (the glacier prior in
+    :func:`hma_mascon.pipeline.run_solution`): a systematic error that the fit and GIA errors do
+    not contain. Approximate, because α and R_sv vary from month to month.
+    """
+    hp = apply_resolution(pre_system, r_pre, alpha_pre, trend)
+    if ref_system is None:
+        return hp
+    return hp + apply_resolution(ref_system, r_ref, alpha_ref, np.asarray(trend, float) - hp)
 
 
 def trend_bias_sd(system: EigenSystem, R, alpha: float, beta1) -> np.ndarray:
@@ -500,6 +576,9 @@ class TwoStepResult:
         tests/test_closed_loop.py: it covers 1.4 % of the cell-months at 95 %); the refined
         posterior treats x_trend as known (28.5 %); the stated error covers 97 % (every cell
         >= 90 % of its months), with a median 95 % half-width of 5.9 x the actual error.
+    trend_probe, trend_probe_recovered : ndarray (k, m) or None
+        Probe trend fields [m/yr] and what the two-step solve returns for them, noise-free
+        (:func:`trend_recovery`).
     """
 
     x: np.ndarray
@@ -511,10 +590,13 @@ class TwoStepResult:
     error: np.ndarray = field(default=None)
     trend_bias_sd: np.ndarray = field(default=None)
     stated_error: np.ndarray = field(default=None)
+    trend_probe: np.ndarray = field(default=None)
+    trend_probe_recovered: np.ndarray = field(default=None)
 
 
 def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=None, alpha_method="mse",
-                   sigma0sq=None, mse_norm="euclidean", remove="trend", two_step=True, progress=False) -> TwoStepResult:
+                   sigma0sq=None, mse_norm="euclidean", remove="trend", two_step=True, progress=False,
+                   trend_probe=None, alpha_floor_factor=None) -> TwoStepResult:
     """Two-step estimation of METHODS.md §9.
 
     1. x_pre(t) with R_pre, α_pre(t);
@@ -527,6 +609,10 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     With ``two_step=False`` the preliminary solution is returned as final (refined = preliminary).
     The formal error of the final solution is that of the refined step (the trend part is a
     deterministic function of the preliminary solution and is treated as known, as in the paper).
+
+    ``trend_probe`` (k, m), optional: true trend fields to pass through the resolution operators
+    of both steps (:func:`trend_recovery`); the result's ``trend_probe_recovered`` holds what the
+    solve would return for each of them.
     """
     if remove not in ("trend", "offset+trend"):
         raise ValueError(f'remove must be "trend" or "offset+trend", got {remove!r}')
@@ -534,11 +620,21 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     t = np.asarray(t, float)
     normals = _Normals(A, whiten)
     pre = preliminary_solve(A, Y, r_pre, whiten=whiten, group=group, alpha_method=alpha_method, sigma0sq=sigma0sq,
-                            mse_norm=mse_norm, progress=progress, keep_systems=two_step, _normals=normals)
+                            mse_norm=mse_norm, progress=progress,
+                            keep_systems=two_step or trend_probe is not None,
+                            alpha_floor_factor=alpha_floor_factor, _normals=normals)
+    g_main = max(pre.systems, key=lambda g: pre.systems[g][1].size) if pre.systems else None
+    probe = None if trend_probe is None else np.atleast_2d(np.asarray(trend_probe, float))
     if not two_step:
+        rec = None
+        if probe is not None and g_main is not None:
+            system, idx = pre.systems[g_main]
+            rec = trend_recovery(system, r_pre, float(np.nanmedian(pre.alpha[idx])), None, None, None, probe)
+        pre.systems = {}
         return TwoStepResult(x=pre.x, x_trend=np.zeros_like(pre.x), preliminary=pre, refined=pre,
                              beta=np.full((6, A.shape[1]), np.nan), t0=float(np.nanmean(t)), error=pre.error,
-                             stated_error=np.hypot(pre.error, pre.bias_sd))
+                             stated_error=np.hypot(pre.error, pre.bias_sd), trend_probe=probe,
+                             trend_probe_recovered=rec)
     beta, t0 = fit_six_term(t, pre.x)
     x_trend = np.outer(t - t0, beta[1])
     if remove == "offset+trend":
@@ -546,15 +642,22 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     x_trend[~np.all(np.isfinite(pre.x), axis=1)] = np.nan
     ref = refined_solve(A, Y, x_trend, r_sv, calendar_month, whiten=whiten, group=group,
                         alpha_method=alpha_method, sigma0sq=sigma0sq, mse_norm=mse_norm, progress=progress,
+                        keep_largest_system=probe is not None, alpha_floor_factor=alpha_floor_factor,
                         _normals=normals)
-    g_main = max(pre.systems, key=lambda g: pre.systems[g][1].size)
     system, idx = pre.systems[g_main]
-    tb = trend_bias_sd(system, r_pre, float(np.nanmedian(pre.alpha[idx])), beta[1])
+    alpha_pre = float(np.nanmedian(pre.alpha[idx]))
+    tb = trend_bias_sd(system, r_pre, alpha_pre, beta[1])
+    rec = None
+    if probe is not None:
+        (rsys, ridx, rR), = ref.systems.values()
+        rec = trend_recovery(system, r_pre, alpha_pre, rsys, rR, float(np.nanmedian(ref.alpha[ridx])), probe)
     pre.systems = {}
+    ref.systems = {}
     post_ref = np.hypot(ref.error, ref.bias_sd)
     post_pre = np.hypot(pre.error, pre.bias_sd)
     return TwoStepResult(x=x_trend + ref.x, x_trend=x_trend, preliminary=pre, refined=ref, beta=beta, t0=t0,
-                         error=ref.error, trend_bias_sd=tb, stated_error=np.fmax(post_ref, post_pre))
+                         error=ref.error, trend_bias_sd=tb, stated_error=np.fmax(post_ref, post_pre),
+                         trend_probe=probe, trend_probe_recovered=rec)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -630,6 +733,12 @@ class PointMassMascon:
         cell by its prior precision 1/σ², so the many glacier-free cells at the 1 cm floor dominate
         it and it picks larger α: on the closed loop of the book's chapter 9 it recovered 43 % of the
         box trend against 107 % for the Euclidean norm. Kept as an option (and in the benchmark).
+    alpha_floor_factor : float or None
+        Robust floor of the per-month α within each eigensystem: α ≥ median(α)/factor (default 10;
+        None: off). A deviation from METHODS.md §8 (which selects each month on its own): on the
+        real CSR record the plug-in MSE iteration ran a few refined-step months two decades below
+        their neighbours, giving cells of 10-30 m. Months where it acted are counted in the
+        ``alpha_floored_*`` variables of the solution.
     remove : {"trend", "offset+trend"}
         What is taken out of the data before the refined step (AMB-9).
     two_step : bool
@@ -662,7 +771,7 @@ class PointMassMascon:
     def __init__(self, kind="radial", kernel="closed", altitude=450e3, box=HMA_BOX, obs_resolution=0.4,
                  mascon_resolution=0.5, obs_buffer_deg=0.0, mascon_buffer_deg=0.0, weight="full", P_mode="mean",
                  regularization="multisource", prior_rule="B", prior_floor=0.01, alpha_method="mse",
-                 sigma0_sq=1.0, mse_norm="euclidean", remove="trend", two_step=True, nmax=96,
+                 sigma0_sq=1.0, mse_norm="euclidean", alpha_floor_factor=10.0, remove="trend", two_step=True, nmax=96,
                  correlation_length_km=150.0, degree0="remove", progress=True):
         self.kind = kind
         self.kernel = kernel
@@ -680,6 +789,7 @@ class PointMassMascon:
         self.alpha_method = alpha_method
         self.sigma0_sq = sigma0_sq
         self.mse_norm = mse_norm
+        self.alpha_floor_factor = alpha_floor_factor
         self.remove = remove
         self.two_step = two_step
         self.nmax = nmax
@@ -692,7 +802,7 @@ class PointMassMascon:
         """Hyper-parameters as a dict (recorded in the output file)."""
         names = ("kind", "kernel", "altitude", "box", "obs_resolution", "mascon_resolution", "obs_buffer_deg",
                  "mascon_buffer_deg", "weight", "P_mode", "regularization", "prior_rule", "prior_floor",
-                 "alpha_method", "sigma0_sq", "mse_norm", "remove", "two_step", "nmax", "correlation_length_km",
+                 "alpha_method", "sigma0_sq", "mse_norm", "alpha_floor_factor", "remove", "two_step", "nmax", "correlation_length_km",
                  "degree0")
         return {k: getattr(self, k) for k in names}
 
@@ -713,6 +823,9 @@ class PointMassMascon:
                 raise ValueError(f"{name}={value!r} is not one of {allowed}")
         if self.altitude <= 0:
             raise ValueError("altitude must be positive [m]")
+        f = self.alpha_floor_factor
+        if f is not None and not (isinstance(f, (int, float)) and np.isfinite(f) and f >= 1):
+            raise ValueError(f"alpha_floor_factor must be None or a number >= 1, got {f!r}")
 
     # ------------------------------------------------------------------ building blocks
     def _geometry(self, radius):
@@ -795,7 +908,7 @@ class PointMassMascon:
         return whiteners, group
 
     # ------------------------------------------------------------------ fit
-    def fit(self, stokes_anomalies, love, priors=None):
+    def fit(self, stokes_anomalies, love, priors=None, trend_probe=None):
         """Estimate the mascon EWH of every month.
 
         Parameters
@@ -808,6 +921,10 @@ class PointMassMascon:
         priors : dict, optional
             ``priors.load_priors`` output (``{"glacier", "lake", "hydrology"}`` -> PriorComponent);
             see ``regularization`` for the other families.
+        trend_probe : array_like (m,) or (k, m), optional
+            Trend fields [m/yr] on the mascon cells to pass noise-free through the solve's
+            resolution operators (:func:`trend_recovery`): the damping of a trend of that shape.
+            The pipeline passes the glacier prior's trend.
 
         Returns
         -------
@@ -845,7 +962,9 @@ class PointMassMascon:
             s0 = float(s0) * np.asarray(ds["noise_factor"].values, float) ** 2
         result = two_step_solve(A * scale, Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
                                 alpha_method=self.alpha_method, sigma0sq=s0, mse_norm=self.mse_norm,
-                                remove=self.remove, two_step=self.two_step, progress=self.progress)
+                                alpha_floor_factor=self.alpha_floor_factor,
+                                remove=self.remove, two_step=self.two_step, progress=self.progress,
+                                trend_probe=None if trend_probe is None else self._probe(trend_probe, grid.size))
         self.grid_, self.obs_ = grid, obs
         self.design_matrix_ = A
         self.time_ = np.asarray(ds["time"].values)
@@ -859,6 +978,15 @@ class PointMassMascon:
         self.observations_ = Y / scale
         self.n_groups_ = len(whiten) if isinstance(whiten, list) else 1
         return self
+
+    @staticmethod
+    def _probe(trend_probe, m):
+        p = np.atleast_2d(np.asarray(trend_probe, float))
+        if p.shape[1] != m:
+            raise ValueError(f"trend_probe has {p.shape[1]} cells, the mascon grid {m}")
+        if not np.all(np.isfinite(p)):
+            raise ValueError("trend_probe contains NaN or inf (fill cells without a trend with 0)")
+        return p
 
     # ------------------------------------------------------------------ outputs
     def _fitted(self):
@@ -913,6 +1041,14 @@ class PointMassMascon:
                                (res.trend_bias_sd if res.trend_bias_sd is not None
                                 else np.full(g.size, np.nan)).reshape(g.shape),
                                {"units": "m yr-1", "long_name": "expected regularization bias of the cell trend"})
+        if res.trend_probe is not None:
+            k = res.trend_probe.shape[0]
+            ds["trend_probe"] = (("probe", "lat", "lon"), res.trend_probe.reshape((k,) + g.shape),
+                                 {"units": "m yr-1", "long_name": "probe trend field passed through the solve"})
+            ds["trend_probe_recovered"] = (
+                ("probe", "lat", "lon"), res.trend_probe_recovered.reshape((k,) + g.shape),
+                {"units": "m yr-1", "long_name": "trend the two-step solve returns for the probe (noise-free; "
+                                                 "resolution operators at the median alpha)"})
         ds["cell_area"] = (("lat", "lon"), g.area.reshape(g.shape), {"units": "m2", "long_name": "cell area S_j"})
         ds["is_buffer"] = (("lat", "lon"), g.is_buffer.reshape(g.shape),
                            {"long_name": "buffer mascon (excluded from reported sums)"})

@@ -28,7 +28,10 @@ noise, and the empirical sigma is the realistic error that the formal one undere
 
 ``method="scaled-formal"`` keeps the formal degree/order pattern and scales it per era by one
 factor, the median of the empirical/formal ratio over the noise-dominated degrees
-(``n >= n_scale``). ``method="formal"`` returns the input unchanged (history records it).
+(``n >= n_scale``). ``method="hybrid"`` uses the empirical sigma where the residual is noise (``n >= n_scale``) and the
+scaled formal one below, capped by the empirical RMS (which bounds the noise from above); it keeps
+the realistic high-degree errors without letting low-degree signal over-regularize the solve.
+``method="formal"`` returns the input unchanged (history records it).
 
 Heavy lifting: numpy least squares (one factorisation per era shared by all coefficients).
 Written by hand: the per-era bookkeeping and the degree smoothing, because no library computes
@@ -50,7 +53,7 @@ __all__ = ["empirical_coefficient_sigma", "calibrate_sigmas", "six_term_residual
            "monthly_noise_factor", "METHODS"]
 
 #: methods of :func:`calibrate_sigmas`
-METHODS = ("empirical", "scaled-formal", "formal")
+METHODS = ("empirical", "hybrid", "scaled-formal", "formal")
 
 
 def _design(t, t0):
@@ -214,10 +217,12 @@ def calibrate_sigmas(ds: xr.Dataset, method: str = "empirical", *, per_mission: 
     ----------
     ds : xarray.Dataset
         Coefficient container.
-    method : {"empirical", "scaled-formal", "formal"}
+    method : {"empirical", "hybrid", "scaled-formal", "formal"}
         ``"empirical"``: :func:`empirical_coefficient_sigma`; ``"scaled-formal"``: formal sigmas
         times one factor per era, the median of empirical/formal over degrees ``>= n_scale``
-        (keeps the formal pattern, calibrates its level); ``"formal"``: unchanged.
+        (keeps the formal pattern, calibrates its level); ``"hybrid"``: empirical for degrees
+        ``>= n_scale`` (noise-dominated residuals), scaled-formal capped by the empirical RMS below
+        (where the residual holds real signal); ``"formal"``: unchanged.
     calibration : xarray.Dataset, optional
         Longer series of the same product to calibrate on (e.g. the whole record when ``ds`` holds
         a few months): its per-era estimate is assigned to the months of ``ds`` by mission.
@@ -259,9 +264,9 @@ def calibrate_sigmas(ds: xr.Dataset, method: str = "empirical", *, per_mission: 
         step = f"coefficient sigmas: empirical six-term residual RMS ({emp.attrs['eras']}; smoothed over " \
                f"+-{smooth} degrees)" + fac_note
         return append_history(out, step)
-    # scaled-formal
+    # scaled-formal and hybrid: the formal pattern times one factor per era
     if "sigma_C" not in ds:
-        raise ValueError("method='scaled-formal' needs formal sigma_C/sigma_S in the container")
+        raise ValueError(f"method={method!r} needs formal sigma_C/sigma_S in the container")
     fC, fS = np.asarray(ds["sigma_C"].values, float), np.asarray(ds["sigma_S"].values, float)
     degree = np.asarray(ds["degree"].values)
     sel = degree >= n_scale
@@ -270,16 +275,28 @@ def calibrate_sigmas(ds: xr.Dataset, method: str = "empirical", *, per_mission: 
     newC, newS = fC.copy(), fS.copy()
     for m in dict.fromkeys(mission):
         idx = np.flatnonzero(mission == m)
-        ratio = np.concatenate([(eC[idx][:, sel] / fC[idx][:, sel]).ravel(), (eS[idx][:, sel] / fS[idx][:, sel]).ravel()])
+        with np.errstate(invalid="ignore", divide="ignore"):  # S_n0 and order > degree: 0/0, NaN
+            ratio = np.concatenate([(eC[idx][:, sel] / fC[idx][:, sel]).ravel(),
+                                    (eS[idx][:, sel] / fS[idx][:, sel]).ravel()])
         ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
         if ratio.size == 0:
-            raise ValueError(f"method='scaled-formal': no formal sigmas at degrees >= {n_scale} for mission {m!r}")
+            raise ValueError(f"method={method!r}: no formal sigmas at degrees >= {n_scale} for mission {m!r}")
         f = float(np.median(ratio))
         factors[m or "all"] = f
         newC[idx] *= f
         newS[idx] *= f
+    scale_note = ", ".join(f"{k} x{v:.3g}" for k, v in factors.items())
+    if method == "hybrid":
+        low = (degree < n_scale)[None, :, None]
+        # below n_scale the residual RMS holds real signal: it bounds the noise from above, and the
+        # scaled formal pattern is the estimate; at and above n_scale the residual is noise
+        newC = np.where(low, np.fmin(newC, eC), eC)
+        newS = np.where(low, np.fmin(newS, eS), eS)
+        step = (f"coefficient sigmas: hybrid, empirical six-term residual RMS for n >= {n_scale} "
+                f"({emp.attrs['eras']}; smoothed over +-{smooth} degrees), formal scaled by {scale_note} "
+                f"(median empirical/formal, n >= {n_scale}) and capped by the residual RMS for n < {n_scale}")
+    else:
+        step = f"coefficient sigmas: formal scaled by {scale_note} (median empirical/formal, n >= {n_scale})"
     out["sigma_C"] = (ds["C"].dims, newC, ds["sigma_C"].attrs)
     out["sigma_S"] = (ds["S"].dims, newS, ds["sigma_S"].attrs)
-    step = "coefficient sigmas: formal scaled by " + ", ".join(f"{k} x{v:.3g}" for k, v in factors.items()) + \
-           f" (median empirical/formal, n >= {n_scale})" + fac_note
-    return append_history(out, step)
+    return append_history(out, step + fac_note)

@@ -196,6 +196,27 @@ def rate_rms(rate, period=("2002-01", "2017-12")):
     return np.abs(np.asarray(rate, float)) * np.std(_monthly_epochs(period))
 
 
+def component_trend(component: PriorComponent, grid) -> np.ndarray:
+    """Linear EWH trend [m/yr] of a prior component on the mascon cells (m,).
+
+    The rate of a rate-only product (Shean et al. 2020), else the least-squares slope (offset +
+    trend) of its series over the prior period; zero for an absent component and for cells without
+    data. Used as the probe of the regularization damping (:func:`hma_mascon.estimator.trend_recovery`).
+    """
+    if component.rate is not None:
+        rate = np.asarray(component.rate, float)
+    elif component.series is not None:
+        x = grid.from_dataarray(component.series.transpose("time", "lat", "lon"))
+        t = _decimal_years(component.series["time"].values)
+        X = np.column_stack([np.ones_like(t), t - t.mean()])
+        ok = np.all(np.isfinite(x), axis=0)
+        coef, *_ = np.linalg.lstsq(X, np.where(ok, x, 0.0), rcond=None)
+        rate = np.where(ok, coef[1], 0.0)
+    else:
+        rate = np.zeros(grid.size)
+    return np.nan_to_num(rate, nan=0.0)
+
+
 def _check_nan(values, dataset, path, nan):
     bad = ~np.isfinite(values)
     if bad.any():

@@ -50,7 +50,8 @@ __all__ = [
     "aster_reference", "table2", "table3", "insitu_curves", "regional_trend_table", "max_cell_trends",
     "table4", "ablation_table", "paper_numbers_from_solution", "truth_as_solution", "ledger_table",
     "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD",
-    "table2_comparison", "table3_comparison", "paper_numbers_table", "regional_comparison",
+    "table2_comparison", "table3_comparison", "paper_numbers_table", "regional_comparison", "regional_damping",
+    "read_committed_ledgers", "committed_ledger_comparison",
 ]
 
 #: Study period of the paper's solution (Sec. II): first and last GRACE month.
@@ -284,7 +285,41 @@ def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lw
     numbers = dict(zip(ctx.regions["region"], ctx.regions["number"]))
     df["number"] = [int(numbers.get(r, 0)) for r in df.index]
     df["truncated"] = _truncated(sol, period)
+    damp = regional_damping(sol, ctx)
+    if damp is not None:
+        df = df.join(damp)
+        df["error95_with_damping"] = np.hypot(df["error95"], df["damping"])
     return df
+
+
+def regional_damping(sol, ctx: Context) -> pd.DataFrame | None:
+    """Regularization damping of a glacier trend shaped like the glacier prior, per region [Gt/yr].
+
+    The solution's ``glacier_prior_trend`` (the prior's trend, the probe) and
+    ``glacier_prior_trend_recovered`` (what the two-step solve returns for it, noise-free:
+    :func:`hma_mascon.estimator.trend_recovery`) are summed per region like the mass (§10.3).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Index region; ``probe_trend`` and ``probe_recovered`` [Gt/yr], ``damping`` = recovered -
+        probe (the expected bias of our trend if the truth were shaped like the prior; a systematic
+        error that the fit and GIA terms do not contain), ``gain`` = probe / recovered (the scaling
+        factor of Landerer & Swenson 2012, NaN where the recovery is below 10 % or the probe is
+        below 0.01 Gt/yr). None when the solution carries no probe.
+    """
+    from .regions import regional_mass
+
+    if "glacier_prior_trend_recovered" not in sol:
+        return None
+    probe = np.asarray(sol["glacier_prior_trend"].transpose("lat", "lon").values, float).ravel() / 100.0
+    rec = np.asarray(sol["glacier_prior_trend_recovered"].transpose("lat", "lon").values, float).ravel() / 100.0
+    m = regional_mass(np.vstack([probe, rec]), ctx.weights, ctx.grid)
+    p, r = np.asarray(m.values[0], float), np.asarray(m.values[1], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where((np.abs(p) >= 0.01) & (r / np.where(p == 0, np.nan, p) > 0.1), p / r, np.nan)
+    return pd.DataFrame({"probe_trend": p, "probe_recovered": r, "damping": r - p, "gain": gain},
+                        index=pd.Index(m["region"].values, name="region"))
 
 
 def _trend_map(sol, var="glacier_lwe_thickness", period=None) -> np.ndarray:
@@ -782,11 +817,76 @@ def table3_comparison(t3: pd.DataFrame, t3_truth: pd.DataFrame | None = None, **
 
 
 def regional_comparison(tr: pd.DataFrame, tr_truth: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Regional trend table beside the paper's quoted values (three regions and HMA) and the truth."""
+    """Regional trend table beside the paper's quoted values (three regions and HMA) and the truth.
+
+    With a damping probe in the solution (:func:`regional_damping`) the table also has ``damping``
+    (expected bias of a prior-shaped trend), ``error95_with_damping`` and ``gain_scaled``
+    (trend x gain, the trend a prior-shaped truth would have; NaN where the gain is undefined).
+    """
     ref = paper_numbers_table("trend.")
-    out = tr[["number", "trend", "error95", "sigma_fit", "sigma_gia", "n_months", "start", "end"]].copy()
+    cols = ["number", "trend", "error95", "sigma_fit", "sigma_gia"]
+    if "damping" in tr:
+        cols += ["damping", "error95_with_damping", "gain"]
+    out = tr[cols + ["n_months", "start", "end"]].copy()
+    if "gain" in out:
+        out.insert(out.columns.get_loc("gain") + 1, "gain_scaled", out["trend"] * out["gain"])
     out["paper"] = [ref.get(f"trend.region.{r}", ref.get("trend.HMA.this_study") if r == "HMA" else np.nan)
                     for r in out.index]
     if tr_truth is not None:
         out["truth"] = tr_truth["trend"].reindex(out.index)
     return out
+
+
+# ------------------------------------------------------------------------------ committed ledgers
+def read_committed_ledgers(directory) -> dict:
+    """Ledgers of real-data runs kept in the repository (``ledger_real_<source>.csv``).
+
+    Each CSV may have a ``.json`` sidecar with the settings of its run (written by
+    ``scripts/make_real_ledger.py``). Returns ``{source: (DataFrame, meta dict)}``, sorted by
+    source; a directory without ledgers gives an empty dict (an installed package has none).
+    """
+    import json
+    from pathlib import Path
+
+    out = {}
+    d = Path(directory)
+    if not d.is_dir():
+        return out
+    for path in sorted(d.glob("ledger_real_*.csv")):
+        src = path.stem.removeprefix("ledger_real_")
+        try:
+            table = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the ledger ({exc})") from exc
+        missing = {"quantity", "paper", "ours"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{path}: not a ledger, columns {sorted(missing)} missing")
+        side = path.with_suffix(".json")
+        meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
+        out[src] = (table, meta)
+    return out
+
+
+def committed_ledger_comparison(committed: dict) -> pd.DataFrame:
+    """The committed ledgers side by side: paper, ours per source, and the first source's reasons.
+
+    Only quantities computed by at least one source are kept.
+    """
+    if not committed:
+        return pd.DataFrame(columns=["quantity", "paper"])
+    frames = []
+    first = next(iter(committed))
+    for src, (table, _) in committed.items():
+        t = table.set_index("quantity")
+        cols = {"ours": f"ours_{src}"}
+        part = t[["ours"]].rename(columns=cols)
+        if src == first:
+            part = t[["paper"] + (["unit"] if "unit" in t else [])].join(part)
+            if "reasons" in t:
+                part = part.join(t[["reasons"]].rename(columns={"reasons": f"reasons_{src}"}))
+        frames.append(part)
+    out = pd.concat(frames, axis=1)
+    ours = [c for c in out.columns if c.startswith("ours_")]
+    out = out[out[ours].notna().any(axis=1)]
+    order = ["paper"] + (["unit"] if "unit" in out else []) + ours + [c for c in out.columns if c.startswith("reasons_")]
+    return out[order]

@@ -273,7 +273,15 @@ display(rp.regional_comparison(tr, tr_truth))"""),
     ("md", r"""**Regional trends (Fig. 10 as a table).** Trend and 95 % error [Gt/yr] per HiMAP region (number
 as in the paper) and for HMA, with the fit and GIA parts of the error; "paper" is filled where the
 paper quotes a value (the three largest losses and the total); "truth" is the synthetic world's truth
-through the same fit."""),
+through the same fit.
+
+**Damping.** "damping" is the regularization bias of a trend shaped like the glacier prior: the prior's
+trend passed noise-free through the resolution operators of both solve steps
+(:func:`hma_mascon.estimator.trend_recovery`), minus the prior's trend, summed per region. It is a
+systematic error that the fit and GIA terms cannot see; "error95_with_damping" adds it in
+quadrature. "gain" is prior/recovered (the scaling factor of Landerer & Swenson, 2012) and
+"gain_scaled" the trend times it: what the truth would be if it were shaped like the prior. The paper
+reports neither; its ±9.6 Gt/yr for HMA is fit and GIA only."""),
     ("code", """fig, axs = plt.subplots(1, 2, figsize=(13, 4.0), subplot_kw={"projection": ccrs.PlateCarree()})
 trend_map = sol["glacier_lwe_thickness_trend"]
 lim = float(np.nanpercentile(np.abs(trend_map.values), 99.5))
@@ -494,6 +502,21 @@ clipped."""),
     ("code", """display(led[["quantity", "reasons"]].set_index("quantity").style.set_properties(**{"text-align": "left"}))"""),
     ("md", r"""**Reasons.** For every number: which months, cells or balance years entered it, and why it
 differs from the paper (input substitutes, synthetic world, truncated periods, unknown paper details)."""),
+    ("md", r"""## The real-data ledgers kept in the repository
+
+The ledger above is computed from this build's solution. The repository also keeps the ledgers of
+the full real-data runs (`reproduction/ledger_real_csr.csv` and `ledger_real_itsg.csv`, written by
+`scripts/make_real_ledger.py` with the settings recorded next to them), so that a reader of the
+synthetic book sees the real numbers too, and a change of method shows up as a diff in review."""),
+    ("code", """committed = rp.read_committed_ledgers("../reproduction")
+for src, (table, meta) in committed.items():
+    display(Markdown(f"**{src.upper()}** -- " + "; ".join(f"{k}: {v}" for k, v in meta.items())))
+display(rp.committed_ledger_comparison(committed))"""),
+    ("md", r"""**Real-data ledgers, side by side.** One row per number of the paper that the offline data allow us
+to compute, with the paper's value, ours from each centre (CSR RL06 to 2023-08, ITSG-Grace2018 to
+2022-11) and the reasons of the CSR run. The two centres differ because their noise differs (each
+solution is regularized by its own error model); the regional trend errors of chapter 7 include
+the resulting damping."""),
 ]
 
 

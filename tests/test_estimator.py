@@ -7,6 +7,7 @@ import pytest
 
 from hma_mascon.estimator import (
     PointMassMascon,
+    apply_resolution,
     calendar_months,
     eigen_system,
     fit_six_term,
@@ -15,6 +16,7 @@ from hma_mascon.estimator import (
     refined_solve,
     regularized_solve,
     remove_degree0,
+    trend_recovery,
     two_step_solve,
 )
 from hma_mascon.weights import Whitener
@@ -199,3 +201,67 @@ def test_estimator_parameter_errors():
         PointMassMascon().predict()
     p = PointMassMascon().get_params()
     assert p["altitude"] == 450e3 and p["kernel"] == "closed" and p["regularization"] == "multisource"
+
+
+def test_resolution_operator_equals_a_noise_free_solve():
+    """H x from the eigen system equals (N + aR)^-1 N x by direct algebra, for diagonal and dense R."""
+    rng, A, r, _, _ = _problem(n=20, m=30, seed=7)  # underdetermined: H is not the identity
+    x = rng.normal(size=(3, A.shape[1]))
+    for R in (r, np.diag(r) + 0.1):
+        system = eigen_system(A, R)
+        Rm = R if R.ndim == 2 else np.diag(R)
+        for a in (1e-2, 1.0):
+            H = np.linalg.solve(A.T @ A + a * Rm, A.T @ A)
+            np.testing.assert_allclose(apply_resolution(system, R, a, x), x @ H.T, rtol=1e-8, atol=1e-10)
+            # the same through the solver: noise-free data A x
+            out = regularized_solve(system, x @ A.T, alpha=a)
+            np.testing.assert_allclose(out.x, x @ H.T, rtol=1e-8, atol=1e-10)
+    # limits: H -> I as a -> 0 on the row space; H -> 0 as a -> inf
+    system = eigen_system(A, r)
+    assert np.abs(apply_resolution(system, r, 1e12, x)).max() < 1e-8 * np.abs(x).max()
+
+
+def test_trend_probe_predicts_the_trend_of_a_noise_free_two_step_solve():
+    """A pure trend y_k = A beta (t_k - t0) solved with one fixed alpha per step: the trend the
+    two-step solve returns equals H_pre beta + H_ref (I - H_pre) beta exactly, and it is damped."""
+    rng = np.random.default_rng(11)
+    n, m, T = 40, 60, 24
+    A = rng.normal(size=(n, m))
+    t = 2004 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    beta = rng.normal(0, 0.05, m)
+    Y = np.outer(t - t.mean(), beta) @ A.T
+    r_pre = rng.uniform(1.0, 10.0, m)
+    r_sv = rng.uniform(1.0, 10.0, m)  # one R_sv for every calendar month
+    res = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method=0.5, trend_probe=beta)
+    assert np.all(res.preliminary.alpha == 0.5) and np.all(res.refined.alpha == 0.5)
+    got, _ = fit_six_term(t, res.x)
+    np.testing.assert_allclose(res.trend_probe_recovered[0], got[1], rtol=1e-6, atol=1e-9)
+    # and by hand from the two operators
+    hp = np.linalg.solve(A.T @ A + res.preliminary.alpha[0] * np.diag(r_pre), A.T @ A)
+    hr = np.linalg.solve(A.T @ A + res.refined.alpha[0] * np.diag(r_sv), A.T @ A)
+    np.testing.assert_allclose(res.trend_probe_recovered[0], hp @ beta + hr @ (beta - hp @ beta), rtol=1e-6,
+                               atol=1e-9)
+    assert np.linalg.norm(res.trend_probe_recovered[0]) < np.linalg.norm(beta)  # damped (n < m)
+    assert np.linalg.norm(res.trend_probe_recovered[0] - beta) > 1e-3 * np.linalg.norm(beta)
+    with pytest.raises(ValueError, match="positive finite"):
+        two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method=-1.0)
+
+
+def test_robust_alpha_floor_lifts_only_outlying_months():
+    """One month whose data are 1e3 times larger gets a much smaller MSE alpha; the floor lifts it
+    to median/factor and leaves the others alone."""
+    rng, A, r, X, _ = _problem(n=60, m=30, T=8, seed=5)
+    Y = X @ A.T + 0.05 * rng.normal(size=(8, 60))
+    Y[3] *= 1e3
+    system = eigen_system(A, r)
+    free = regularized_solve(system, Y, "mse", sigma0sq=0.05**2)
+    med = np.median(free.alpha)
+    assert free.alpha[3] < med / 10  # the outlier month would be solved with a far smaller alpha
+    out = regularized_solve(system, Y, "mse", sigma0sq=0.05**2, alpha_floor_factor=10.0)
+    assert np.isclose(out.alpha[3], med / 10)
+    assert out.alpha_floored[3] == 1 and np.sum(out.alpha_floored) == 1
+    np.testing.assert_allclose(np.delete(out.alpha, 3), np.delete(free.alpha, 3))
+    # the solution of the lifted month is the direct solve at the lifted alpha
+    x = np.linalg.solve(A.T @ A + out.alpha[3] * np.diag(r), A.T @ Y[3])
+    np.testing.assert_allclose(out.x[3], x, rtol=1e-8)

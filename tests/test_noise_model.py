@@ -149,3 +149,25 @@ def test_monthly_noise_factor_flags_a_bad_month():
     out = calibrate_sigmas(ds, "empirical")
     assert np.argmax(out["noise_factor"].values) == bad
     assert f"{str(ds['month'].values[bad]) if 'month' in ds.coords else bad}" in out.attrs["history"]
+
+
+def test_hybrid_keeps_low_degrees_free_of_unmodelled_signal():
+    """An interannual signal at n < 8 inflates the empirical sigma there; hybrid takes the scaled
+    formal level (the noise) below n_scale and the empirical one above."""
+    ds, sig_t, tri = _series(seed=5, formal_scale=0.2)
+    t = ds["decimal_year"].values
+    low = (np.arange(NMAX + 1) < 8)[:, None] & tri
+    inter = np.sin(2 * np.pi * t / 4.3)[:, None, None] * 10 * sig_t * low[None]
+    ds["C"].values[:] += inter
+    emp = calibrate_sigmas(ds, "empirical", smooth=0)
+    hyb = calibrate_sigmas(ds, "hybrid", smooth=0, n_scale=10)
+    k = 0  # a GRACE month
+    r_emp = emp["sigma_C"].values[k][low] / sig_t[k][low]
+    r_hyb = hyb["sigma_C"].values[k][low] / sig_t[k][low]
+    assert np.median(r_emp) > 4  # signal counted as noise
+    assert abs(np.median(r_hyb) - 1) < 0.1  # the formal pattern at the calibrated level
+    high = (np.arange(NMAX + 1) >= 10)[:, None] & tri
+    assert np.allclose(hyb["sigma_C"].values[k][high], emp["sigma_C"].values[k][high])
+    # never above the residual RMS (which bounds the noise from above)
+    assert np.all(hyb["sigma_C"].values[k][tri] <= emp["sigma_C"].values[k][tri] * (1 + 1e-12))
+    assert "hybrid" in hyb.attrs["history"] and "n >= 10" in hyb.attrs["history"]

@@ -1,6 +1,6 @@
 """The paper's analysis on the real GRACE record (needs HMA_MASCON_DATA; ~several minutes on 2 cores).
 
-One CSR and one ITSG solution over the full HMA box are computed once per session (empirical
+One CSR and one ITSG solution over the full HMA box are computed once per session (hybrid
 coefficient sigmas, :mod:`hma_mascon.noise_model`), then checked against things that can fail:
 the HMA glacier trend (sign, order of magnitude of the paper's -25.8 Gt/yr), the agreement of two
 independent Level-2 series, the correlation with the JPL/CSR mascon basin means, the size of the
@@ -53,27 +53,29 @@ def solutions(data_dir):
             for src, (start, end) in RUNS.items()}
 
 
+#: the common months of the two centres (ITSG-Grace2018 ends 2022-11)
+COMMON = ("2002-04", "2022-11")
+
+
 @pytest.fixture(scope="session")
 def hma_trends(solutions, data_dir):
-    from hma_mascon.glacier import regional_trends
-    from hma_mascon.regions import area_fraction_weights, load_regions, regional_mass
+    """Regional glacier trends over the common period, with fit, GIA and damping errors."""
+    from hma_mascon.reproduction import prepare, regional_trend_table
 
-    regions = load_regions(data_dir)
     out = {}
     for src, sol in solutions.items():
-        grid = _Grid(sol)
-        w = area_fraction_weights(regions, grid)
-        mass = regional_mass(_cells(sol, "glacier_lwe_thickness"), w, grid, time=sol["time"].values)
-        df = regional_trends(mass, sol["time"].values)
-        print(f"\n{src}: regional glacier trends [Gt/yr]\n{df[['trend', 'error95', 'n_months']].round(2)}")
+        df = regional_trend_table(sol, prepare(sol, data_dir), period=COMMON)
+        cols = ["trend", "error95", "sigma_gia", "probe_trend", "probe_recovered", "damping", "gain",
+                "error95_with_damping"]
+        print(f"\n{src}: regional glacier trends {COMMON} [Gt/yr]\n{df[cols].round(2).to_string()}")
         out[src] = df
     return out
 
 
-def test_provenance_records_the_empirical_sigmas(solutions):
+def test_provenance_records_the_calibrated_sigmas(solutions):
     for src, sol in solutions.items():
         text = sol.attrs["provenance_coefficient_sigma"]
-        assert "empirical" in text, (src, text)
+        assert "hybrid" in text and "empirical" in text, (src, text)
         assert "GRACE-FO" in text or src == "itsg", text
 
 
@@ -97,13 +99,22 @@ def test_hma_glacier_trend_negative_and_paper_order(hma_trends):
         assert PAPER_HMA_TREND / 10**0.5 >= trend >= PAPER_HMA_TREND * 10**0.5, (src, trend)
 
 
-@pytest.mark.xfail(strict=True, reason="KNOWN FAILURE of the acceptance criterion, measured: CSR -8.25 +/- 0.16, ITSG -16.6 +/- 0.15 Gt/yr; the 95 % errors "
-                   "(fit only, no GIA spread, no regularization bias) are far too small and the two series are "
-                   "regularized differently (open issue)")
+def test_damping_probe_is_physical(hma_trends):
+    """The glacier prior passed noise-free through the solve comes back damped, not amplified or
+    sign-flipped, for HMA as a whole."""
+    for src, df in hma_trends.items():
+        r = df.loc["HMA"]
+        assert r["probe_trend"] < 0, (src, r["probe_trend"])
+        assert 0.1 < r["probe_recovered"] / r["probe_trend"] < 1.05, (src, r["probe_recovered"], r["probe_trend"])
+
+
 def test_csr_and_itsg_agree_within_errors(hma_trends):
+    """Same months (2002-04..2022-11), errors = 95 % fit + GIA spread, and the regularization damping
+    of each solution (its own noise level sets its own alpha), combined in quadrature."""
     a, b = hma_trends["csr"].loc["HMA"], hma_trends["itsg"].loc["HMA"]
-    combined = float(np.hypot(a["error95"], b["error95"]))
-    print(f"HMA trend CSR {a['trend']:.2f} +/- {a['error95']:.2f}, ITSG {b['trend']:.2f} +/- {b['error95']:.2f}")
+    combined = float(np.hypot(a["error95_with_damping"], b["error95_with_damping"]))
+    print(f"HMA trend {COMMON}: CSR {a['trend']:.2f} +/- {a['error95']:.2f} (damping {a['damping']:.2f}), "
+          f"ITSG {b['trend']:.2f} +/- {b['error95']:.2f} (damping {b['damping']:.2f}); combined {combined:.2f}")
     assert abs(float(a["trend"]) - float(b["trend"])) < combined
 
 
@@ -136,7 +147,7 @@ def test_cli_solve_small_box_writes_cf_file(tmp_path, data_dir):
         assert ds.attrs["Conventions"].startswith("CF")
         assert ds["lwe_thickness"].attrs["units"] == "cm"
         assert ds.sizes["time"] >= 12
-        assert "empirical" in ds.attrs["provenance_coefficient_sigma"]
+        assert "hybrid" in ds.attrs["provenance_coefficient_sigma"]
         # 13 months cannot calibrate; the whole record of the source did
         assert "calibrated on all" in ds.attrs["provenance_coefficient_sigma"]
         assert np.nanmax(np.abs(ds["lwe_thickness"].values)) < 300.0

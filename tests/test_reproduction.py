@@ -237,3 +237,25 @@ def test_real_data_reference_is_shean(data_dir):
     assert -25 < total < -12  # Shean et al. 2020: -19.0 +/- 2.5 Gt/yr over HMA
     t3 = rp.table3(sol, ctx)
     assert set(t3.index) == {"YALA", "TS", "AKSHIYRAK", "ABRAMOV"}
+
+
+def test_committed_ledgers_read_and_compare(tmp_path):
+    """The repository's real-data ledgers parse, carry their settings, and line up by quantity."""
+    from pathlib import Path
+
+    from hma_mascon.reproduction import committed_ledger_comparison, read_committed_ledgers
+
+    repo = Path(__file__).resolve().parents[1] / "reproduction"
+    committed = read_committed_ledgers(repo)
+    assert set(committed) == {"csr", "itsg"}
+    for src, (table, meta) in committed.items():
+        assert "coefficient sigmas" in meta, (src, meta)
+        assert table["ours"].notna().sum() > 20
+    both = committed_ledger_comparison(committed)
+    assert {"paper", "ours_csr", "ours_itsg", "reasons_csr"} <= set(both.columns)
+    assert "trend.HMA.this_study" in both.index
+    # a broken file is named in the error; an empty directory gives nothing
+    (tmp_path / "ledger_real_x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="ledger_real_x.csv"):
+        read_committed_ledgers(tmp_path)
+    assert read_committed_ledgers(tmp_path / "absent") == {}
