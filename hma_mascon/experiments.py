@@ -44,6 +44,7 @@ __all__ = [
     "ReducedProblem",
     "reduced_box",
     "load_reduced_problem",
+    "offline_substitute_priors",
     "fit_variant",
     "truth_anomalies",
     "recovery_metrics",
@@ -257,16 +258,46 @@ def load_reduced_problem(data_dir, box, *, start="2002-04", end="2023-08", month
                           truth=truth, weights=weights, data_dir=str(data_dir), base_params=dict(base_params))
 
 
-def fit_variant(problem: ReducedProblem, **params):
+def offline_substitute_priors(problem: ReducedProblem, period=("2002-01", "2017-12")) -> dict:
+    """The prior set a real-data run has, built from the synthetic world's full priors.
+
+    What the offline mirror forces on the real path (:mod:`hma_mascon.priors`): the glacier prior is
+    rate-only (Shean et al. 2020: no series, so no seasonal second moment and sigma = |rate| std(t)),
+    there is no lake prior (zero variance, the floor acts) and the hydrology prior is the filtered
+    GRACE EWH minus the glacier prior (CSR-like) instead of WaterGAP. Fitting the paper's
+    configuration with these priors in the synthetic world measures what the missing products cost.
+    """
+    from .priors import PriorComponent, _zero_component, component_trend, hydrology_prior_from_grace, rate_rms
+
+    m = problem.grid.size
+    rate = component_trend(problem.priors["glacier"], problem.grid)
+    glacier = PriorComponent("glacier", None, rate_rms(rate, period), np.zeros((12, m)),
+                             source="synthetic glacier prior reduced to its trend", rate=rate,
+                             substitute="rate-only, as the Shean et al. (2020) substitute on real data")
+    lake = _zero_component("lake", m, "no lake product offline: zero variance, the floor acts")
+    hydro = hydrology_prior_from_grace(problem.priors["grace_ewh"], problem.stokes["time"].values, glacier,
+                                       period=period)
+    return {"glacier": glacier, "lake": lake, "hydrology": hydro, "grace_ewh": problem.priors["grace_ewh"]}
+
+
+def fit_variant(problem: ReducedProblem, priors=None, **params):
     """Fit :class:`~hma_mascon.estimator.PointMassMascon` on the reduced problem with ``params``
-    (on top of ``problem.base_params``); returns the fitted estimator."""
+    (on top of ``problem.base_params``); returns the fitted estimator.
+
+    ``priors``: ``None`` (the problem's), ``"offline"`` (:func:`offline_substitute_priors`) or a
+    prior dict.
+    """
     from .estimator import PointMassMascon
 
+    if isinstance(priors, str):
+        if priors != "offline":
+            raise ValueError(f'priors must be None, "offline" or a dict, got {priors!r}')
+        priors = offline_substitute_priors(problem)
     kw = dict(problem.base_params)
     kw.update(params)
     est = PointMassMascon(box=problem.box, mascon_buffer_deg=problem.buffer_deg, obs_buffer_deg=problem.buffer_deg,
                           nmax=int(problem.stokes["degree"].max()), progress=False, **kw)
-    return est.fit(problem.stokes, problem.love, priors=problem.priors)
+    return est.fit(problem.stokes, problem.love, priors=problem.priors if priors is None else priors)
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -480,6 +511,10 @@ VARIANTS = {
         "potential": {"kind": "potential"},
         "3-D gradient": {"kind": "3d"},
     },
+    "priors": {
+        "full synthetic priors (paper's products)": {},
+        "offline substitutes (real-data path)": {"priors": "offline"},
+    },
     "alpha": {
         "MMSE (paper)": {"alpha_method": "mse"},
         "GCV": {"alpha_method": "gcv"},
@@ -689,7 +724,7 @@ def reduced_solution_maps(problem: ReducedProblem, est) -> xr.Dataset:
     return ds
 
 
-def closed_loop_study(problem: ReducedProblem, groups=("constraint", "kind", "alpha"), psf_cells=3) -> dict:
+def closed_loop_study(problem: ReducedProblem, groups=("constraint", "priors", "kind", "alpha"), psf_cells=3) -> dict:
     """Run :data:`VARIANTS` on the reduced problem and collect tables, error maps and PSFs.
 
     The paper's configuration (multisource prior, radial, MMSE) is fitted once and shared by the
@@ -713,6 +748,7 @@ def closed_loop_study(problem: ReducedProblem, groups=("constraint", "kind", "al
 
             t0 = _time.perf_counter()
             paper = all(problem.base_params.get(k) == v for k, v in params.items())  # = base config
+            paper = paper and "priors" not in params
             try:
                 est = base if paper else fit_variant(problem, **params)
             except Exception as exc:  # noqa: BLE001

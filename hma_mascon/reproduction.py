@@ -51,7 +51,7 @@ __all__ = [
     "table4", "ablation_table", "paper_numbers_from_solution", "truth_as_solution", "ledger_table",
     "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD",
     "table2_comparison", "table3_comparison", "paper_numbers_table", "regional_comparison", "regional_damping",
-    "read_committed_ledgers", "committed_ledger_comparison",
+    "read_committed_ledgers", "committed_ledger_comparison", "soil_moisture_trend_table",
 ]
 
 #: Study period of the paper's solution (Sec. II): first and last GRACE month.
@@ -121,9 +121,14 @@ class SolutionGrid:
         v = np.asarray(da.transpose(..., "lat", "lon").values, float)
         return v.reshape(v.shape[:-2] + (-1,))
 
-    def to_dataarray(self, values, name, units, long_name) -> xr.DataArray:
-        """(m,) -> (lat, lon) DataArray with CF attributes."""
-        return xr.DataArray(np.asarray(values, float).reshape(self.shape), dims=("lat", "lon"),
+    def to_dataarray(self, values, name, units, long_name, extra_dims=()) -> xr.DataArray:
+        """(..., m) -> (..., lat, lon) DataArray with CF attributes (leading axes named by ``extra_dims``,
+        as :meth:`hma_mascon.geometry.MasconGrid.to_dataarray`)."""
+        v = np.asarray(values, float)
+        lead = v.shape[:-1]
+        if len(extra_dims) != len(lead):
+            raise ValueError(f"extra_dims {extra_dims} does not name the leading axes of shape {lead}")
+        return xr.DataArray(v.reshape(lead + self.shape), dims=tuple(extra_dims) + ("lat", "lon"),
                             coords={"lat": self.lat_axis, "lon": self.lon_axis}, name=name,
                             attrs={"units": units, "long_name": long_name})
 
@@ -890,3 +895,31 @@ def committed_ledger_comparison(committed: dict) -> pd.DataFrame:
     out = out[out[ours].notna().any(axis=1)]
     order = ["paper"] + (["unit"] if "unit" in out else []) + ours + [c for c in out.columns if c.startswith("reasons_")]
     return out[order]
+
+
+# ------------------------------------------------------------------------------ soil moisture
+def soil_moisture_trend_table(sol, ctx: Context, period=PAPER_PERIOD) -> pd.DataFrame | None:
+    """Regional trend [Gt/yr] of the soil-moisture product over the solution's months: what the
+    glacier trend would carry if soil moisture were not removed (§10.1).
+
+    The real mirror has no GLDAS grid, so on real data it is not removed and this returns None;
+    in the synthetic world the GLDAS-like stand-in gives the size of that omission.
+    """
+    from .datadir import DatasetNotFoundError
+    from .glacier import regional_trends
+    from .priors import load_soil_moisture
+    from .regions import regional_mass
+
+    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
+    try:
+        ref = (str(months[0]), str(months[-1])) if months is not None else None
+        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
+    except DatasetNotFoundError:
+        return None
+    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+    x = np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
+    ok = np.all(np.isfinite(x), axis=1)
+    mass = regional_mass(x[ok], ctx.weights, ctx.grid, time=sol["time"].values[ok])
+    df = regional_trends(mass, sol["time"].values[ok], period=period)
+    return df[["trend", "error95", "n_months"]].rename(columns={"trend": "soil_moisture_trend",
+                                                              "error95": "soil_moisture_error95"})

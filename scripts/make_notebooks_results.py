@@ -282,6 +282,17 @@ systematic error that the fit and GIA terms cannot see; "error95_with_damping" a
 quadrature. "gain" is prior/recovered (the scaling factor of Landerer & Swenson, 2012) and
 "gain_scaled" the trend times it: what the truth would be if it were shaped like the prior. The paper
 reports neither; its ±9.6 Gt/yr for HMA is fit and GIA only."""),
+    ("code", """sm = rp.soil_moisture_trend_table(sol, ctx)
+if sm is None:
+    print("No soil-moisture product in this data directory (GLDAS is not available offline): "
+          "the glacier signal above still contains the soil-moisture trend.")
+else:
+    display(sm.join(tr[["trend"]].rename(columns={"trend": "glacier_trend"})).round(3))"""),
+    ("md", r"""**Soil moisture** (§10.1). The paper removes GLDAS soil moisture before it sums the glacier signal.
+GLDAS is not in the offline mirror, so on real data nothing is removed and the glacier trends above
+contain the soil-moisture trend of each region. In the synthetic world the table gives the size of that
+omission: the regional trend of the GLDAS-like stand-in [Gt/yr], beside the glacier trend (from which it
+*was* removed)."""),
     ("code", """fig, axs = plt.subplots(1, 2, figsize=(13, 4.0), subplot_kw={"projection": ccrs.PlateCarree()})
 trend_map = sol["glacier_lwe_thickness_trend"]
 lim = float(np.nanpercentile(np.abs(trend_map.values), 99.5))

@@ -387,7 +387,7 @@ else:
     def _study():
         problem = experiments.reduced_problem_for_book(params)
         return experiments.closed_loop_study(problem)
-    study = hb.cached({**params, "what": "closed loop, all variants"}, _study, name="closed_loop")
+    study = hb.cached({**params, "what": "closed loop, all variants incl. offline priors"}, _study, name="closed_loop")
     print(f"reduced problem: box {study['box']}, {study['months']} months")"""),
     ("md", r"""## Constraint families
 
@@ -419,6 +419,18 @@ width of these functions in km; the diagonal is the fraction of a cell's own sig
     display(reg.round(3))"""),
     ("md", r"""Regional trend errors [Gt/yr] for the HiMAP regions with at least five cells' worth of area in the
 sub-box (empty when the box holds none)."""),
+    ("md", r"""## What the missing products cost
+
+The real-data path cannot have the paper's priors: the glacier prior is rate-only (Shean et al. 2020:
+no series, so no month-of-year variance), there is no lake product (zero variance, the 1 cm floor
+acts) and the hydrology prior is filtered GRACE minus the glacier prior instead of WaterGAP
+(:func:`hma_mascon.experiments.offline_substitute_priors`). Here the paper's configuration is fitted
+with the synthetic world's full priors and with these substitutes, against the same truth."""),
+    ("code", """if synthetic:
+    display(study["tables"]["priors"].drop(columns=["seconds"], errors="ignore"))"""),
+    ("md", r"""Compare the rows: the difference in trend error and per-cell $R^2$ is the price of the offline
+substitutes in this world. The synthetic world's lakes are small, so the missing lake prior costs
+little here; over the real inner Tibetan Plateau, where lakes grow by several Gt/yr, it costs more."""),
     ("md", r"""## Observation types (point-mass variants)
 
 Radial gravity disturbance (the paper), disturbing potential and the 3-D gradient vector."""),

@@ -259,3 +259,26 @@ def test_committed_ledgers_read_and_compare(tmp_path):
     with pytest.raises(ValueError, match="ledger_real_x.csv"):
         read_committed_ledgers(tmp_path)
     assert read_committed_ledgers(tmp_path / "absent") == {}
+
+
+def test_soil_moisture_trend_table_against_the_world(world):
+    """The soil-moisture omission per region equals the trend of the GLDAS-like stand-in summed over
+    the region; on a directory without the product it is None."""
+    from hma_mascon.priors import load_soil_moisture
+
+    d, sol, ctx = world
+    sm = rp.soil_moisture_trend_table(sol, ctx)
+    assert sm is not None and "HMA" in sm.index
+    assert sm.loc["HMA", "soil_moisture_trend"] == pytest.approx(
+        sm.drop(index="HMA")["soil_moisture_trend"].sum(), rel=1e-9)
+    # independent path: straight-line fit of the regional mass built by hand
+    da = load_soil_moisture(d, ctx.grid, reference=(str(sol["month"].values[0]), str(sol["month"].values[-1])))
+    da = da.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+    x = ctx.grid.from_dataarray(da.transpose("time", "lat", "lon"))
+    ok = np.all(np.isfinite(x), axis=1)
+    w = np.asarray(ctx.weights.values, float)[0]
+    m = (x[ok] * w * ctx.grid.area).sum(axis=1) * 1000.0 / 1e12
+    t = np.asarray(sol["decimal_year"].values, float)[ok]
+    name = str(ctx.weights["region"].values[0])
+    slope = np.polyfit(t, m, 1)[0]
+    assert sm.loc[name, "soil_moisture_trend"] == pytest.approx(slope, abs=0.02 + 0.2 * abs(slope))
