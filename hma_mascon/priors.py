@@ -154,10 +154,9 @@ def regrid_to_cells(da, grid, extensive=False, source="input"):
 
 # ---------------------------------------------------------------------------- series statistics
 def _decimal_years(time):
-    idx = pd.DatetimeIndex(np.asarray(time))
-    start = pd.to_datetime(idx.year.astype(str) + "-01-01")
-    end = pd.to_datetime((idx.year + 1).astype(str) + "-01-01")
-    return idx.year.values + ((idx - start) / (end - start)).values
+    from .timeseries import decimal_year
+
+    return decimal_year(np.asarray(pd.DatetimeIndex(np.asarray(time)).values))
 
 
 def _monthly_epochs(period):

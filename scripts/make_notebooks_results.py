@@ -292,7 +292,9 @@ else:
 GLDAS is not in the offline mirror, so on real data nothing is removed and the glacier trends above
 contain the soil-moisture trend of each region. In the synthetic world the table gives the size of that
 omission: the regional trend of the GLDAS-like stand-in [Gt/yr], beside the glacier trend (from which it
-*was* removed)."""),
+*was* removed). The default synthetic world's stand-in carries seasonal cycles but almost no trend, so
+there the omission is negligible; the trends of the real GLDAS over HMA are not available offline, so the
+real-data omission is not quantified here."""),
     ("code", """fig, axs = plt.subplots(1, 2, figsize=(13, 4.0), subplot_kw={"projection": ccrs.PlateCarree()})
 trend_map = sol["glacier_lwe_thickness_trend"]
 lim = float(np.nanpercentile(np.abs(trend_map.values), 99.5))
