@@ -793,16 +793,7 @@ def map_panels(fields, titles=None, ncols=3, vmin=None, vmax=None, cmap=None, sy
 
     fields = list(fields)
     values = np.concatenate([np.asarray(f.values, float).ravel() for f in fields])
-    finite = values[np.isfinite(values)]
-    if symmetric is None:
-        symmetric = finite.size > 0 and finite.min() < 0 < finite.max()
-    if finite.size and (vmin is None or vmax is None):
-        if symmetric:
-            lim = float(np.percentile(np.abs(finite), 99)) or 1.0
-            vmin, vmax = -lim, lim
-        else:
-            lo, hi = np.percentile(finite, [1, 99])
-            vmin, vmax = float(lo), float(hi) if hi > lo else float(lo) + 1.0
+    vmin, vmax, symmetric = maps.colour_limits(values, vmin, vmax, symmetric)  # limits passed in are kept
     cmap = cmap or ("RdBu" if symmetric else "viridis")
     nrows = int(np.ceil(len(fields) / ncols))
     import cartopy.crs as ccrs

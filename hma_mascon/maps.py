@@ -177,6 +177,32 @@ def cf_label(da) -> str:
     return f"{name} [{units}]" if units else str(name)
 
 
+def colour_limits(values, vmin=None, vmax=None, symmetric=None):
+    """Default colour limits of a field (or of several panels' values together).
+
+    ``symmetric`` (default: the finite values take both signs) gives ±(99th percentile of |values|),
+    else the 1-99 % range (widened by 1 when it is empty). Limits passed in are kept.
+
+    Returns
+    -------
+    (vmin, vmax, symmetric)
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    finite = v[np.isfinite(v)]
+    if symmetric is None:
+        symmetric = bool(finite.size > 0 and finite.min() < 0 < finite.max())
+    if finite.size and (vmin is None or vmax is None):
+        if symmetric:
+            lim = float(np.percentile(np.abs(finite), 99)) or 1.0
+            lo, hi = -lim, lim
+        else:
+            lo, hi = (float(q) for q in np.percentile(finite, [1, 99]))
+            hi = hi if hi > lo else lo + 1.0
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    return vmin, vmax, symmetric
+
+
 def plot_field(da, ax=None, *, cmap=None, symmetric=None, vmin=None, vmax=None, colorbar=True,
                extent=None, **kwargs):
     """Draw a gridded field with dims ``(lat, lon)`` as cells (``pcolormesh``).
@@ -199,17 +225,7 @@ def plot_field(da, ax=None, *, cmap=None, symmetric=None, vmin=None, vmax=None, 
         raise ValueError(f"plot_field: expected a 2-D field with dims (lat, lon), got dims {da.dims}")
     da = da.transpose("lat", "lon")
     values = np.asarray(da.values, dtype=float)
-    finite = values[np.isfinite(values)]
-    if symmetric is None:
-        symmetric = finite.size > 0 and finite.min() < 0 < finite.max()
-    if finite.size and (vmin is None or vmax is None):
-        if symmetric:
-            lim = float(np.percentile(np.abs(finite), 99)) or 1.0
-            vmin, vmax = -lim if vmin is None else vmin, lim if vmax is None else vmax
-        else:
-            lo, hi = np.percentile(finite, [1, 99])
-            vmin = float(lo) if vmin is None else vmin
-            vmax = float(hi) if vmax is None else vmax
+    vmin, vmax, symmetric = colour_limits(values, vmin, vmax, symmetric)
     cmap = cmap or ("RdBu" if symmetric else "viridis")
     lon = da["lon"].values
     lat = da["lat"].values

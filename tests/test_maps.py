@@ -129,3 +129,18 @@ def test_himap_regions_from_the_data_mirror(data_dir):
     ax = maps.map_axes(gridlines=False)
     assert maps.add_region_outlines(path, ax) == 22
     plt.close(ax.figure)
+
+
+def test_colour_limits_defaults_and_kept_limits():
+    from hma_mascon.maps import colour_limits
+
+    v = np.concatenate([np.linspace(-2.0, 2.0, 101), [np.nan, 50.0]])
+    vmin, vmax, sym = colour_limits(v)
+    f = v[np.isfinite(v)]
+    assert sym and vmin == -vmax and vmax == pytest.approx(np.percentile(np.abs(f), 99)) and vmax < 50.0
+    # a limit passed in is kept, the other one defaults (chapter 9 asks vmin=0 for RMS maps)
+    vmin, vmax, sym = colour_limits(np.linspace(1.0, 3.0, 50), vmin=0.0)
+    assert not sym and vmin == 0.0 and vmax == pytest.approx(np.percentile(np.linspace(1.0, 3.0, 50), 99))
+    # a constant field gets a non-empty range
+    vmin, vmax, _ = colour_limits(np.full(10, 4.0))
+    assert vmax > vmin
