@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/bench_solve.py [--months 257] [--straight-mon
 Measures, in one process:
 
 1. set-up: design matrix A, synthesis matrix B, Σ_y = B Σ_c B^T and its Cholesky whitening;
-2. the full preliminary + refined solve (``estimator.two_step_solve``) of every month with the
+2. the full preliminary + refined solve (``two_step.two_step_solve``) of every month with the
    minimum-MSE α per month and step (P_mode="mean": 1 + 12 eigendecompositions), wall time and
    peak memory (``resource.ru_maxrss`` of the process, plus tracemalloc of numpy allocations);
 3. the straightforward path on a few months: for every trial α the MSE selection evaluates, a
@@ -36,7 +36,8 @@ import numpy as np
 
 from hma_mascon import alpha as alpha_mod
 from hma_mascon.constants import A_GRACE, GM_GRACE, HMA_BOX
-from hma_mascon.estimator import eigen_system, select_alpha, two_step_solve
+from hma_mascon.eigensystem import eigen_system, select_alpha
+from hma_mascon.two_step import two_step_solve
 from hma_mascon.geometry import mascon_grid, observation_grid
 from hma_mascon.kernels import design_matrix
 from hma_mascon.love_numbers import load_love_numbers

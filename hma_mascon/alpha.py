@@ -82,7 +82,7 @@ def default_bounds(solver):
     return (1e-12 * lmax, 1e3 * lmax)
 
 
-def _omega(solver, u, alpha, yPy):
+def weighted_residual(solver, u, alpha, yPy):
     # guard the cancellation of the cheap formula at tiny alpha
     return max(float(solver.residual(u, alpha, yPy)), np.finfo(float).tiny)
 
@@ -155,7 +155,7 @@ def lcurve_curvature(solver, u, alpha, yPy):
     eta = np.sum(u2 / d**2)
     e1 = -2.0 * np.sum(u2 / d**3)
     e2 = 6.0 * np.sum(u2 / d**4)
-    om = _omega(solver, u, alpha, yPy)
+    om = weighted_residual(solver, u, alpha, yPy)
     o1 = -alpha * e1
     o2 = -e1 - alpha * e2
     r1 = o1 / om
@@ -189,7 +189,7 @@ def select_alpha_vce(solver, u, yPy, n, alpha0=None, tol=1e-4, maxiter=200, boun
     it = 0
     for it in range(1, maxiter + 1):
         t = float(solver.dof(alpha))
-        s0 = _omega(solver, u, alpha, yPy) / (n - t)
+        s0 = weighted_residual(solver, u, alpha, yPy) / (n - t)
         sx = float(solver.prior_norm(u, alpha)) / t
         new = float(np.clip(s0 / sx, bounds[0], bounds[1]))
         step = abs(np.log(new) - np.log(alpha))
@@ -309,7 +309,7 @@ def select_alpha_mse(solver, u, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e
     it = 0
     for it in range(1, maxiter + 1):
         xi = u / (solver.eigenvalues + alpha)
-        s0 = float(sigma0_sq) if sigma0_sq is not None else _omega(solver, u, alpha, yPy) / (n - solver.dof(alpha))
+        s0 = float(sigma0_sq) if sigma0_sq is not None else weighted_residual(solver, u, alpha, yPy) / (n - solver.dof(alpha))
         new = _minimise_mse(solver, xi, s0, bounds, norm, alpha, coarse=(it == 1))
         if one_step is None:
             one_step = new

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .regions import DataFileError, _dataset_files
+from .datadir import dataset_files
+from .regions import DataFileError
 
 PRODUCTS = {"JPL": "TWS_GRACE_JPL_mascons_monthly.csv", "CSR": "TWS_GRACE_CSR_mascons_monthly.csv"}
 
@@ -33,7 +34,7 @@ _GSM = re.compile(r"GSM-2_(\d{4})(\d{3})-(\d{4})(\d{3})_")
 
 def grace_months(data_dir):
     """Months ``"YYYY-MM"`` with a CSR RL06 GSM file (mid-point of each file's day span)."""
-    files = _dataset_files("csr_rl06_gsm", data_dir)
+    files = dataset_files("csr_rl06_gsm", data_dir)
     out = set()
     for f in files:
         m = _GSM.search(Path(f).name)
@@ -54,7 +55,7 @@ def load_basin_series(data_dir, product="JPL", available_months=None):
     xarray.DataArray (time, basin)
         ``time`` = first day of each month; attribute ``masked_months``.
     """
-    files = _dataset_files("lehmann2022_basin_series", data_dir, match=PRODUCTS[product])
+    files = dataset_files("lehmann2022_basin_series", data_dir, match=PRODUCTS[product])
     path = files[0]
     df = pd.read_csv(path)
     if df.columns[0] != "name":
@@ -89,7 +90,7 @@ def basin_weights(data_dir, grid):
     """
     import geopandas as gpd
 
-    files = [f for f in _dataset_files("lehmann2022_basins", data_dir) if f.suffix == ".shp"]
+    files = [f for f in dataset_files("lehmann2022_basins", data_dir) if f.suffix == ".shp"]
     glat = np.round(np.asarray(grid.lat, float), 4)
     glon = np.round(np.asarray(grid.lon, float), 4)
     index = {(a, b): i for i, (a, b) in enumerate(zip(glat, glon))}

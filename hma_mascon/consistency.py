@@ -33,6 +33,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .filters import apply_ddk, gaussian_weights
+from .inputs import prepare, read_grace
+from .params import resolve
+from .stokes import anomalies
+from .synthesis import analyse_ewh_grid, ewh_coefficients_to_stokes, stokes_to_ewh_grid
+from .timeseries import decimal_year, fit_harmonic_trend
+
 __all__ = [
     "filter_stokes",
     "prior_stokes",
@@ -72,7 +79,6 @@ def filter_stokes(C, S, ddk_level: int | None = 5, gaussian_km: float | None = 2
     -------
     (Cf, Sf) : numpy.ndarray
     """
-    from .filters import apply_ddk, gaussian_weights
 
     C = np.nan_to_num(np.asarray(C, float))
     S = np.nan_to_num(np.asarray(S, float))
@@ -109,7 +115,6 @@ def prior_stokes(ewh, love, radius: float, nmax: int = 96, GM=None):
     -------
     (C, S) : numpy.ndarray ``(..., nmax+1, nmax+1)``; degree 0 set to 0 (AMB-19: ΔC00 = 0).
     """
-    from .synthesis import analyse_ewh_grid, ewh_coefficients_to_stokes
 
     if not isinstance(ewh, xr.DataArray) or "lat" not in ewh.dims or "lon" not in ewh.dims:
         raise ValueError("prior_stokes: ewh must be a DataArray with dims (..., lat, lon)")
@@ -144,7 +149,6 @@ def filtered_ewh(C, S, lat, lon, love, radius: float, ddk_level: int | None = 5,
     -------
     xarray.DataArray ``([time,] lat, lon)`` [m]
     """
-    from .synthesis import stokes_to_ewh_grid
 
     Cf, Sf = filter_stokes(C, S, ddk_level, gaussian_km)
     h = stokes_to_ewh_grid(Cf, Sf, lat=lat, lon=lon, love=love, radius=radius, GM=GM, nmin=1)
@@ -196,7 +200,6 @@ def prior_total_series(priors: dict, grid, time) -> xr.DataArray:
     -------
     xarray.DataArray (time, lat, lon) [m], attribute ``components`` listing what entered.
     """
-    from .timeseries import decimal_year
 
     time = np.asarray(time).astype("datetime64[ns]")
     t = decimal_year(time)
@@ -240,7 +243,6 @@ def trend_annual_maps(da: xr.DataArray, t=None, scale: float = 100.0, units: str
     -------
     xarray.Dataset with ``trend`` [units/yr] and ``annual_amplitude`` [units].
     """
-    from .timeseries import decimal_year, fit_harmonic_trend
 
     t = decimal_year(da["time"].values) if t is None else np.asarray(t, float)
     values = np.asarray(da.transpose("time", "lat", "lon").values, float)
@@ -333,21 +335,11 @@ def consistency_maps(fields: dict, t=None) -> xr.Dataset:
 
 
 def load_grace_anomalies(data_dir, start="2002-04", end="2023-08", nmax=96, source="csr"):
-    """Level-2 anomalies as :func:`hma_mascon.pipeline.run_solution` prepares them (read, TN-13/TN-14
-    low degrees with C30 from 2016-08, mean of the months used removed)."""
-    from .datadir import dataset_path
-    from .io_grace import read_stokes_directory
-    from .low_degree import replace_low_degrees
-    from .pipeline import _grace_directory
-    from .stokes import anomalies
-
-    directory, _ = _grace_directory(source, data_dir)
-    ds = read_stokes_directory(directory, start=start, end=end, nmax=nmax, progress=False)
-    if ds.sizes["time"] == 0:
-        raise ValueError(f"{directory}: no months between {start} and {end}")
-    ds = replace_low_degrees(ds, tn13=dataset_path("tn13", data_dir), tn14=dataset_path("tn14", data_dir),
-                             c30_from="2016-08")
-    return anomalies(ds, None, None)
+    """Level-2 anomalies as the solve prepares them (:func:`hma_mascon.inputs.read_grace`: months
+    without a TN-13/TN-14 record dropped, low degrees replaced with C30 from 2016-08; then the mean
+    of the months used removed). No coefficient-sigma calibration: the consistency check needs none."""
+    settings = resolve("default", {"period_start": start, "period_end": end, "nmax": nmax, "source": source})
+    return anomalies(read_grace(data_dir, settings), None, None)
 
 
 def grace_filtered_ewh(ds, lat, lon, love, ddk_level=5, gaussian_km=200.0):
@@ -366,9 +358,8 @@ def book_fields(data_dir, grid, love, start="2002-04", end="2023-08", nmax=96, s
     and ``truth`` (the synthetic truth Dataset), all through DDK5 + Gaussian 200 km. The months are
     the GRACE months up to ``prior_end`` (the priors cover 2002-2017, §7) where every field exists;
     all fields are re-referenced to their mean over those months. ``stokes`` and ``priors`` (as from
-    :func:`hma_mascon.experiments.book_inputs`) are read from ``data_dir`` when not given.
+    :func:`hma_mascon.book.chapters.book_inputs`) are read from ``data_dir`` when not given.
     """
-    from .experiments import book_priors
 
     ds = load_grace_anomalies(data_dir, start, end, nmax) if stokes is None else stokes
     months = np.asarray(ds["month"].values).astype(str)
@@ -378,7 +369,9 @@ def book_fields(data_dir, grid, love, start="2002-04", end="2023-08", nmax=96, s
     time = ds["time"].values
     lat, lon = grid.lat_axis, grid.lon_axis
     radius, GM = float(ds.attrs["radius"]), float(ds.attrs["GM"])
-    priors = book_priors(data_dir, grid, ds, love) if priors is None else priors
+    if priors is None:
+        settings = resolve("default", {"period_start": start, "period_end": end, "nmax": nmax})
+        priors = prepare(data_dir, settings, grid=grid, gia=False, soil_moisture=False).priors
     fields = {"GRACE": grace_filtered_ewh(ds, lat, lon, love)}
     prior = prior_total_series(priors, grid, time)
     fields["prior"] = filtered_ewh_of_grid(prior, love, radius, nmax, GM=GM, long_name="prior sum, filtered")

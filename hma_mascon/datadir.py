@@ -35,14 +35,15 @@ import functools
 import hashlib
 import os
 import re
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+import pooch
 import yaml
+from tqdm.auto import tqdm
 
 __all__ = [
     "ENV_VAR",
@@ -52,8 +53,11 @@ __all__ = [
     "DatasetNotFoundError",
     "ManifestError",
     "data_status",
+    "dataset_exists",
     "dataset_files",
     "dataset_path",
+    "is_synthetic",
+    "SYNTHETIC_MARKER",
     "fetch_dataset",
     "file_sha256",
     "load_manifest",
@@ -459,6 +463,21 @@ def dataset_path(
     return files[0]
 
 
+def dataset_exists(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """True when the data directory holds at least one file of manifest entry ``name``."""
+    return bool(dataset_files(name, data_dir, required=False))
+
+
+#: Marker file of a synthetic world (written by :func:`hma_mascon.synthetic.write_world`).
+SYNTHETIC_MARKER = "hma_synthetic.json"
+
+
+def is_synthetic(data_dir: str | os.PathLike | None) -> bool:
+    """True when ``data_dir`` is a synthetic world (it holds :data:`SYNTHETIC_MARKER`); the one test
+    of "is this the synthetic world?" used everywhere."""
+    return data_dir is not None and (Path(data_dir) / SYNTHETIC_MARKER).is_file()
+
+
 # --------------------------------------------------------------------------- checksums
 
 
@@ -548,7 +567,6 @@ def data_status(
         ``obtainable_offline``, ``path`` (pattern(s)), ``substitute_for``, ``mismatched``
         (list of relative paths), ``complete`` (bool) and ``problem`` (text, empty when fine).
     """
-    from tqdm.auto import tqdm
 
     entries = load_manifest() if manifest is None else manifest
     root = resolve_data_dir(data_dir)
@@ -672,7 +690,6 @@ def fetch_dataset(
         when the dataset has no download URL, or (from pooch) when a download's hash differs
         from the manifest; the wrong file is not kept.
     """
-    import pooch
 
     entry = _entry(name, manifest)
     root = resolve_data_dir(data_dir, must_exist=False)
@@ -782,9 +799,3 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--url", default=None, help="override the manifest's fetch_url")
     common(fetch)
     fetch.set_defaults(func=_cmd_fetch)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from .cli import main
-
-    sys.exit(main(["data", *sys.argv[1:]]))

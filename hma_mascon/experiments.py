@@ -30,17 +30,41 @@ solution with the same call (:func:`book_solution`).
 
 from __future__ import annotations
 
+import time as _time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import linalg
+from shapely.geometry import box as shapely_box
 
-from .constants import RHO_WATER
+from . import alpha as alpha_rules
+from . import regularization as reg
+from .constants import R_MEAN, RHO_WATER
+from .datadir import dataset_exists
+from .eigensystem import eigen_system
+from .estimator import PointMassMascon
+from .geometry import mascon_grid, observation_grid
+from .inputs import filtered_grace_ewh, prepare
+from .kernels import design_matrix
+from .params import PARAMETERS, resolve
+from .priors import (
+    PriorComponent,
+    component_trend,
+    hydrology_prior_from_grace,
+    rate_rms,
+    zero_component,
+)
+from .regions import area_fraction_weights, load_regions
+from .stokes import to_sigma_vector
+from .synthesis import synthesis_matrix
+from .synthetic import load_truth
+from .timeseries import fit_harmonic_trend
+from .weights import observation_covariance
 
 __all__ = [
-    "solution_parameters",
-    "book_solution",
     "ReducedProblem",
     "reduced_box",
     "load_reduced_problem",
@@ -58,55 +82,10 @@ __all__ = [
     "prior_sigma_maps",
     "observation_covariance_spectrum",
     "box_total_gt",
-    "book_grid",
-    "book_priors",
-    "book_inputs",
     "kernel_maps",
-    "reduced_problem_for_book",
     "reduced_solution_maps",
     "closed_loop_study",
-    "map_panels",
-    "book_regions",
-    "reduced_book_solution",
-    "has_truth",
 ]
-
-
-# ---------------------------------------------------------------------------------------------- book
-def solution_parameters(params) -> dict:
-    """Keyword arguments of :func:`hma_mascon.pipeline.run_solution` from the book's parameters.
-
-    ``altitude_km`` -> ``altitude`` [m], ``sigma_floor_m`` -> ``prior_floor``, the box edges ->
-    ``box``, the grid steps -> ``mascon_resolution``/``obs_resolution``; ``kind``, ``nmax``,
-    ``prior_rule``, ``alpha_method`` and ``P_mode`` pass through; ``period_start``/``period_end``
-    -> ``start``/``end``.
-    """
-    return {
-        "start": params["period_start"], "end": params["period_end"],
-        "altitude": float(params["altitude_km"]) * 1e3, "kind": params["kind"], "nmax": int(params["nmax"]),
-        "prior_rule": params["prior_rule"], "prior_floor": float(params["sigma_floor_m"]),
-        "alpha_method": params["alpha_method"], "P_mode": params["P_mode"],
-        "box": (float(params["lon_min"]), float(params["lon_max"]), float(params["lat_min"]),
-                float(params["lat_max"])),
-        "mascon_resolution": float(params["mascon_step_deg"]), "obs_resolution": float(params["obs_step_deg"]),
-    }
-
-
-def book_solution(params, **extra):
-    """The book's shared solution: ``hb.cached_solution(params, run_solution(...))``.
-
-    Every notebook that needs the solution calls this, so they all hit one cache entry.
-    ``extra`` goes to :func:`hma_mascon.pipeline.run_solution` (and into nothing else: do not
-    pass anything that changes the result, or the cache key would lie).
-    """
-    from . import book as hb
-    from .pipeline import run_solution
-
-    def compute():
-        return run_solution(params["data_dir"], progress=False, seed=params.get("seed"),
-                            **solution_parameters(params), **extra)
-
-    return hb.cached_solution(params, compute)
 
 
 # ------------------------------------------------------------------------------------------ problem
@@ -145,6 +124,7 @@ class ReducedProblem:
     weights: object = None
     data_dir: str | None = None
     base_params: dict = field(default_factory=dict)
+    preset: str = "default"
 
     @property
     def t(self) -> np.ndarray:
@@ -192,70 +172,66 @@ def truth_anomalies(truth: xr.Dataset, grid, time, variable="lwe_thickness") -> 
     return vals - vals.mean(axis=0)
 
 
-def load_reduced_problem(data_dir, box, *, start="2002-04", end="2023-08", month_step=3, buffer_deg=1.5,
-                         nmax=96, source="csr", prior_period=("2002-01", "2017-12"), **base_params) -> ReducedProblem:
+def load_reduced_problem(data_dir, box, *, month_step=3, buffer_deg=1.5, settings=None, preset="default",
+                         **params) -> ReducedProblem:
     """Read and prepare a reduced closed-loop problem (every ``month_step``-th month, sub-box + buffer).
 
-    Follows :func:`hma_mascon.pipeline.run_solution` steps 1-2 (read, low degrees, anomalies,
-    priors). ``base_params`` are estimator hyper-parameters shared by every variant.
+    The inputs come from :func:`hma_mascon.inputs.prepare` (the same path as the whole solve,
+    including the coefficient-sigma calibration), on the estimator's grid (buffer included).
+
+    Parameters
+    ----------
+    data_dir : path-like
+    box : (lon_min, lon_max, lat_min, lat_max)
+        The sub-box [deg].
+    month_step : int
+        Keep every k-th month.
+    buffer_deg : float
+        Ring of buffer mascons and observations around the sub-box.
+    settings : Settings, optional
+        A complete parameter set (e.g. the book's); else ``preset`` with ``params`` (table rows).
+        Its estimator rows, except the geometry of the box, are shared by every variant
+        (``base_params``).
     """
-    from pathlib import Path
-
-    from .datadir import dataset_path
-    from .estimator import PointMassMascon
-    from .io_grace import read_stokes_directory
-    from .love_numbers import load_love_numbers
-    from .low_degree import replace_low_degrees
-    from .pipeline import _filtered_grace_ewh, _grace_directory
-    from .priors import load_priors
-    from .stokes import anomalies
-
-    data_dir = Path(data_dir)
-    directory, _ = _grace_directory(source, data_dir)
-    ds = read_stokes_directory(directory, start=start, end=end, nmax=nmax, progress=False)
-    if ds.sizes["time"] == 0:
-        raise ValueError(f"{directory}: no months between {start} and {end}")
-    ds = ds.isel(time=slice(0, None, int(month_step)))
-    ds = replace_low_degrees(ds, tn13=dataset_path("tn13", data_dir), tn14=dataset_path("tn14", data_dir),
-                             c30_from="2016-08")
-    ds = anomalies(ds, None, None)
-    love = load_love_numbers(nmax)
-    est = PointMassMascon(box=box, mascon_buffer_deg=buffer_deg, obs_buffer_deg=buffer_deg, nmax=nmax,
-                          progress=False, **base_params)
-    grid, _ = est._geometry(float(ds.attrs["radius"]))
-    ewh = _filtered_grace_ewh(ds, grid, love, nmax)
-    try:
-        priors = load_priors(data_dir, grid, period=prior_period)
-    except ValueError as exc:
-        if "grace_ewh" not in str(exc):
-            raise
-        priors = load_priors(data_dir, grid, period=prior_period, grace_ewh=ewh, grace_time=ds["time"].values)
-    priors = dict(priors, grace_ewh=ewh)
+    if settings is None:
+        settings = resolve(preset, params)
+    geometry = {"box": tuple(box), "mascon_buffer_deg": float(buffer_deg), "obs_buffer_deg": float(buffer_deg),
+                "month_step": int(month_step)}
+    settings = resolve(settings.preset, {**{k: settings[k] for k in PARAMETERS if k in settings}, **geometry})
+    inputs = prepare(data_dir, settings, gia=False, soil_moisture=False)
+    grid = inputs.grid
+    priors = dict(inputs.priors or {})
+    if "grace_ewh" not in priors:
+        priors["grace_ewh"] = filtered_grace_ewh(inputs.stokes, grid, inputs.love)
     truth = None
-    if (data_dir / "truth" / "truth.nc").is_file():
-        from .synthetic import load_truth
+    if inputs.synthetic and (Path(data_dir) / "truth" / "truth.nc").is_file():
+        truth = truth_anomalies(load_truth(data_dir), grid, inputs.stokes["time"].values)
+    base = {k: v for k, v in settings.stage("estimator").items() if k not in _PROBLEM_GEOMETRY}
+    return ReducedProblem(stokes=inputs.stokes, love=inputs.love, priors=priors, box=tuple(box), buffer_deg=buffer_deg,
+                          grid=grid, truth=truth, weights=_subbox_region_weights(data_dir, box, grid),
+                          data_dir=str(data_dir), base_params=base, preset=settings.preset)
 
-        truth = truth_anomalies(load_truth(data_dir), grid, ds["time"].values)
-    weights = None
-    try:
-        from shapely.geometry import box as _box
 
-        from .regions import area_fraction_weights, load_regions
+#: Estimator rows fixed by the reduced problem itself (not by a variant).
+_PROBLEM_GEOMETRY = ("box", "mascon_buffer_deg", "obs_buffer_deg")
 
-        gdf = load_regions(data_dir)
-        inner_box = _box(box[0], box[2], box[1], box[3])
-        gdf = gdf.to_crs(4326)
-        gdf = gdf[gdf.intersects(inner_box)].copy()
-        gdf["geometry"] = gdf.intersection(inner_box)  # the part of each region inside the sub-box
-        gdf = gdf[[g.area > 0.25 for g in gdf.geometry]]  # more than one 0.5 deg cell [deg2]
-        w = area_fraction_weights(gdf, grid)
-        inside = np.asarray(w.values, float) * ~np.asarray(grid.is_buffer, bool)[None, :]
-        keep = inside.sum(axis=1) >= 5.0  # regions with at least 5 cells' worth of area in the box
-        weights = w.isel({w.dims[0]: np.flatnonzero(keep)}) if keep.any() else None
-    except Exception:  # noqa: BLE001 - regions are optional for the experiments
-        weights = None
-    return ReducedProblem(stokes=ds, love=love, priors=priors, box=tuple(box), buffer_deg=buffer_deg, grid=grid,
-                          truth=truth, weights=weights, data_dir=str(data_dir), base_params=dict(base_params))
+
+def _subbox_region_weights(data_dir, box, grid):
+    """Area fractions (region, cell) of the parts of the HiMAP regions inside the sub-box (regions
+    with at least five cells' worth of area there), or None when the directory has no regions."""
+    if not dataset_exists("himap_regions", data_dir):
+        return None
+    gdf = load_regions(data_dir).to_crs(4326)
+    inner_box = shapely_box(box[0], box[2], box[1], box[3])
+    gdf = gdf[gdf.intersects(inner_box)].copy()
+    gdf["geometry"] = gdf.intersection(inner_box)  # the part of each region inside the sub-box
+    gdf = gdf[[g.area > 0.25 for g in gdf.geometry]]  # more than one 0.5 deg cell [deg2]
+    if gdf.empty:
+        return None
+    w = area_fraction_weights(gdf, grid)
+    inside = np.asarray(w.values, float) * ~np.asarray(grid.is_buffer, bool)[None, :]
+    keep = inside.sum(axis=1) >= 5.0  # regions with at least 5 cells' worth of area in the box
+    return w.isel({w.dims[0]: np.flatnonzero(keep)}) if keep.any() else None
 
 
 def offline_substitute_priors(problem: ReducedProblem, period=("2002-01", "2017-12")) -> dict:
@@ -267,14 +243,13 @@ def offline_substitute_priors(problem: ReducedProblem, period=("2002-01", "2017-
     GRACE EWH minus the glacier prior (CSR-like) instead of WaterGAP. Fitting the paper's
     configuration with these priors in the synthetic world measures what the missing products cost.
     """
-    from .priors import PriorComponent, _zero_component, component_trend, hydrology_prior_from_grace, rate_rms
 
     m = problem.grid.size
     rate = component_trend(problem.priors["glacier"], problem.grid)
     glacier = PriorComponent("glacier", None, rate_rms(rate, period), np.zeros((12, m)),
                              source="synthetic glacier prior reduced to its trend", rate=rate,
                              substitute="rate-only, as the Shean et al. (2020) substitute on real data")
-    lake = _zero_component("lake", m, "no lake product offline: zero variance, the floor acts")
+    lake = zero_component("lake", m, "no lake product offline: zero variance, the floor acts")
     hydro = hydrology_prior_from_grace(problem.priors["grace_ewh"], problem.stokes["time"].values, glacier,
                                        period=period)
     return {"glacier": glacier, "lake": lake, "hydrology": hydro, "grace_ewh": problem.priors["grace_ewh"]}
@@ -287,22 +262,19 @@ def fit_variant(problem: ReducedProblem, priors=None, **params):
     ``priors``: ``None`` (the problem's), ``"offline"`` (:func:`offline_substitute_priors`) or a
     prior dict.
     """
-    from .estimator import PointMassMascon
-
     if isinstance(priors, str):
         if priors != "offline":
             raise ValueError(f'priors must be None, "offline" or a dict, got {priors!r}')
         priors = offline_substitute_priors(problem)
     kw = dict(problem.base_params)
     kw.update(params)
-    est = PointMassMascon(box=problem.box, mascon_buffer_deg=problem.buffer_deg, obs_buffer_deg=problem.buffer_deg,
-                          nmax=int(problem.stokes["degree"].max()), progress=False, **kw)
+    est = PointMassMascon(problem.preset, box=problem.box, mascon_buffer_deg=problem.buffer_deg,
+                          obs_buffer_deg=problem.buffer_deg, progress=False, **kw)
     return est.fit(problem.stokes, problem.love, priors=problem.priors if priors is None else priors)
 
 
 # ------------------------------------------------------------------------------------------ metrics
 def _trends(t, X):
-    from .timeseries import fit_harmonic_trend
 
     return fit_harmonic_trend(t, X).trend
 
@@ -395,8 +367,6 @@ def regional_trend_errors(x, truth, t, area, weights) -> pd.DataFrame:
 def _whitened(est, problem: ReducedProblem):
     """Rebuild Ã = L⁻¹ A·scale and the whitened data L⁻¹ y·scale exactly as
     :meth:`PointMassMascon.fit` does (first P group; the default ``P_mode="mean"`` has one)."""
-    from .stokes import to_sigma_vector
-    from .synthesis import synthesis_matrix
 
     ds = problem.stokes
     nmax = int(min(est.nmax, int(ds["degree"].max())))
@@ -419,7 +389,6 @@ def resolution_matrix(est, problem: ReducedProblem, alpha=None, R=None) -> np.nd
 
     H_ij is the response of cell i to a unit EWH impulse in cell j; H = I means perfect resolution.
     """
-    from scipy import linalg
 
     Aw, _, _ = _whitened(est, problem)
     N = Aw.T @ Aw
@@ -441,7 +410,6 @@ def resolution_spread(H, grid, cells=None) -> pd.DataFrame:
     cells : array_like of int, optional
         Columns evaluated (default all).
     """
-    from .constants import R_MEAN
 
     lat = np.deg2rad(np.asarray(grid.lat, float))
     lon = np.deg2rad(np.asarray(grid.lon, float))
@@ -465,8 +433,6 @@ def alpha_curves(est, problem: ReducedProblem, month: int = 0, alphas=None, sigm
     κ of the L-curve, ``mse`` (plug-in, ξ from the estimator's solution of that month, σ0² =
     ``sigma0_sq`` or the estimator's). ``attrs["alpha_chosen"]`` is the estimator's α.
     """
-    from . import alpha as A_
-    from .estimator import eigen_system
 
     Aw, Yw, nobs = _whitened(est, problem)
     system = eigen_system(Aw, est.r_pre_, nobs=nobs)
@@ -479,15 +445,15 @@ def alpha_curves(est, problem: ReducedProblem, month: int = 0, alphas=None, sigm
     xi = u / (lam + a0)
     s0 = float(est.sigma0_sq if sigma0_sq is None and est.sigma0_sq is not None else
                (sigma0_sq if sigma0_sq is not None else est.result_.preliminary.sigma0sq[month]))
-    lo, hi = A_.default_bounds(solver)
+    lo, hi = alpha_rules.default_bounds(solver)
     alphas = np.logspace(np.log10(lo), np.log10(hi), 50) if alphas is None else np.asarray(alphas, float)
     rows = []
     for a in alphas:
-        omega = float(A_._omega(solver, u, a, yPy))
+        omega = float(alpha_rules.weighted_residual(solver, u, a, yPy))
         rows.append((a, omega, float(solver.prior_norm(u, a)), float(solver.dof(a)),
-                     float(A_.gcv_function(solver, u, a, yPy, nobs)),
-                     float(A_.lcurve_curvature(solver, u, a, yPy)),
-                     float(A_.mse_function(solver, a, xi, s0, est.mse_norm))))
+                     float(alpha_rules.gcv_function(solver, u, a, yPy, nobs)),
+                     float(alpha_rules.lcurve_curvature(solver, u, a, yPy)),
+                     float(alpha_rules.mse_function(solver, a, xi, s0, est.mse_norm))))
     out = pd.DataFrame(rows, columns=["alpha", "residual", "prior_norm", "dof", "gcv", "curvature", "mse"])
     out = out.set_index("alpha")
     out.attrs["alpha_chosen"] = a0
@@ -542,7 +508,6 @@ def compare_variants(problem: ReducedProblem, variants: dict, resolution_cells=N
     -------
     pandas.DataFrame (one row per variant) [, dict label -> estimator]
     """
-    import time as _time
 
     if problem.truth is None:
         raise ValueError("compare_variants needs the synthetic truth (problem.truth is None)")
@@ -580,7 +545,6 @@ def prior_sigma_maps(priors: dict, grid, floor=0.01) -> xr.Dataset:
     (precisions add, so the smallest component wins, AMB-6); R_sv(c): sqrt of the summed
     month-of-year second moments, floored (§7). All in cm.
     """
-    from . import regularization as reg
 
     comps = {k: v for k, v in priors.items() if hasattr(v, "rms")}
     sig = {k: np.asarray(v.rms, float) for k, v in comps.items()}
@@ -612,10 +576,6 @@ def observation_covariance_spectrum(stokes, love, box, altitude=450e3, resolutio
     -------
     dict with ``eigenvalues`` (descending), ``floor``, ``n`` (observations) and ``rank_1e-10``.
     """
-    from .geometry import observation_grid
-    from .stokes import to_sigma_vector
-    from .synthesis import synthesis_matrix
-    from .weights import observation_covariance
 
     nmax = int(stokes["degree"].max())
     obs = observation_grid(box, resolution, altitude, radius=float(stokes.attrs["radius"]))
@@ -640,36 +600,10 @@ def box_total_gt(sol: xr.Dataset, variable="lwe_thickness") -> xr.DataArray:
     return tot
 
 
-def book_grid(params):
-    """The mascon grid of the book's parameters."""
-    from .geometry import mascon_grid
-
-    return mascon_grid(params.box if hasattr(params, "box") else
-                       (params["lon_min"], params["lon_max"], params["lat_min"], params["lat_max"]),
-                       float(params["mascon_step_deg"]))
-
-
-def book_priors(data_dir, grid, stokes=None, love=None, period=("2002-01", "2017-12")):
-    """:func:`hma_mascon.priors.load_priors`, falling back (as the pipeline does) to the filtered
-    GRACE EWH for the hydrology prior when the data directory has no hydrology model."""
-    from .pipeline import _filtered_grace_ewh
-    from .priors import load_priors
-
-    try:
-        return load_priors(data_dir, grid, period=period)
-    except ValueError as exc:
-        if "grace_ewh" not in str(exc) or stokes is None:
-            raise
-    ewh = _filtered_grace_ewh(stokes, grid, love, int(stokes["degree"].max()))
-    return load_priors(data_dir, grid, period=period, grace_ewh=ewh, grace_time=stokes["time"].values)
-
-
 def kernel_maps(box, altitude=450e3, kind="radial", mascon_step=0.5, obs_step=0.4, at=(31.0, 85.0), nmax=96):
     """One column (all observations, one mascon at ``at``) and one row (one observation above ``at``,
     all mascons) of the design matrix A, for 1 m EWH, as (lat, lon) maps [SI units of ``kind``;
     the radial block for "3d"]."""
-    from .geometry import mascon_grid, observation_grid
-    from .kernels import design_matrix
 
     obs = observation_grid(box, obs_step, altitude)
     grid = mascon_grid(box, mascon_step)
@@ -686,18 +620,6 @@ def kernel_maps(box, altitude=450e3, kind="radial", mascon_step=0.5, obs_step=0.
     row = grid.to_dataarray(A[i], name="row", units=units,
                             long_name=f"A[i, :] ({kind}), observation at {obs.lat[i]:.2f}N {obs.lon[i]:.2f}E")
     return col, row
-
-
-def reduced_problem_for_book(params, month_step=7, size=(6.0, 5.0), centre=(80.0, 32.5), buffer_deg=1.5):
-    """The reduced problem of chapters 3 and 9 for the book's parameters (sub-box, every
-    ``month_step``-th month; ``month_step`` coprime with 12 so every calendar month occurs)."""
-    box = reduced_box(params.box, centre=centre, size=size, margin=buffer_deg + 0.5)
-    base = {"altitude": float(params["altitude_km"]) * 1e3, "kind": params["kind"],
-            "prior_rule": params["prior_rule"], "prior_floor": float(params["sigma_floor_m"]),
-            "alpha_method": params["alpha_method"], "P_mode": params["P_mode"],
-            "mascon_resolution": float(params["mascon_step_deg"]), "obs_resolution": float(params["obs_step_deg"])}
-    return load_reduced_problem(params["data_dir"], box, start=params["period_start"], end=params["period_end"],
-                                month_step=month_step, buffer_deg=buffer_deg, nmax=int(params["nmax"]), **base)
 
 
 def reduced_solution_maps(problem: ReducedProblem, est) -> xr.Dataset:
@@ -744,7 +666,6 @@ def closed_loop_study(problem: ReducedProblem, groups=("constraint", "priors", "
     for group in groups:
         rows = []
         for label, params in VARIANTS[group].items():
-            import time as _time
 
             t0 = _time.perf_counter()
             paper = all(problem.base_params.get(k) == v for k, v in params.items())  # = base config
@@ -780,86 +701,3 @@ def closed_loop_study(problem: ReducedProblem, groups=("constraint", "priors", "
     return out
 
 
-def map_panels(fields, titles=None, ncols=3, vmin=None, vmax=None, cmap=None, symmetric=None, regions=None,
-               extent=None, panel_size=(4.2, 2.7), suptitle=None, colorbar_label=None):
-    """Draw several (lat, lon) fields on one shared colour scale with coastlines (and regions).
-
-    The colour limits default to the 99th percentile of |values| over all panels (symmetric) or the
-    common 1-99 % range, so panels can be compared by colour. Returns the figure.
-    """
-    import matplotlib.pyplot as plt
-
-    from . import maps
-
-    fields = list(fields)
-    values = np.concatenate([np.asarray(f.values, float).ravel() for f in fields])
-    vmin, vmax, symmetric = maps.colour_limits(values, vmin, vmax, symmetric)  # limits passed in are kept
-    cmap = cmap or ("RdBu" if symmetric else "viridis")
-    nrows = int(np.ceil(len(fields) / ncols))
-    import cartopy.crs as ccrs
-
-    fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.6))
-    mesh = None
-    for k, f in enumerate(fields):
-        ax = fig.add_subplot(nrows, ncols, k + 1, projection=ccrs.PlateCarree())
-        lon, lat = f["lon"].values, f["lat"].values
-        ext = extent or (lon.min() - 0.25, lon.max() + 0.25, lat.min() - 0.25, lat.max() + 0.25)
-        maps.map_axes(ext, ax=ax, gridlines=False)
-        mesh = maps.plot_field(f, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, colorbar=False)
-        if regions is not None:
-            try:
-                maps.add_region_outlines(regions, ax, linewidth=0.4)
-            except Exception:  # noqa: BLE001 - outlines are decoration
-                pass
-        ax.set_title(titles[k] if titles else (f.attrs.get("long_name") or ""), fontsize=9)
-    if mesh is not None:
-        cbar = fig.colorbar(mesh, ax=fig.axes, shrink=0.8, pad=0.02)
-        cbar.set_label(colorbar_label or maps.cf_label(fields[0]))
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=11)
-    return fig
-
-
-def book_regions(data_dir):
-    """The HiMAP region polygons of the data directory, or None when it has none (maps only)."""
-    try:
-        from .regions import load_regions
-
-        return load_regions(data_dir)
-    except Exception:  # noqa: BLE001 - outlines are optional decoration
-        return None
-
-
-def has_truth(data_dir) -> bool:
-    """True when ``data_dir`` is a synthetic world with ``truth/truth.nc``."""
-    from pathlib import Path
-
-    return data_dir is not None and (Path(data_dir) / "truth" / "truth.nc").is_file()
-
-
-def reduced_book_solution(params) -> xr.Dataset:
-    """The paper's configuration fitted on the reduced problem of the book's parameters
-    (:func:`reduced_problem_for_book`), as :func:`reduced_solution_maps`."""
-    problem = reduced_problem_for_book(params)
-    return reduced_solution_maps(problem, fit_variant(problem))
-
-
-def book_inputs(params):
-    """GRACE anomalies of the book's period and the priors on the book's grid, cached (one read and
-    one regridding, about a minute on the full box, shared by chapters 2-4).
-
-    Returns
-    -------
-    (stokes, priors) : xarray.Dataset, dict
-    """
-    from . import book as hb
-    from .consistency import load_grace_anomalies
-    from .love_numbers import load_love_numbers
-
-    def compute():
-        stokes = load_grace_anomalies(params["data_dir"], params["period_start"], params["period_end"],
-                                      int(params["nmax"]))
-        priors = book_priors(params["data_dir"], book_grid(params), stokes, load_love_numbers(int(params["nmax"])))
-        return stokes, priors
-
-    return hb.cached({**params, "what": "GRACE anomalies and priors"}, compute, name="inputs")

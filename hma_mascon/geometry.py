@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from .constants import A_GRACE, ELLIPSOIDS, HMA_BOX, Ellipsoid
+from .constants import A_GRACE, ELLIPSOIDS, HMA_BOX, R_MEAN, Ellipsoid
 
 __all__ = [
     "MasconGrid",
@@ -288,7 +288,6 @@ def mascon_grid(box=HMA_BOX, resolution: float = 0.5, buffer_deg: float = 0.0, e
     heights : array_like, optional
         Required for ``height="topography"``.
     """
-    from .constants import R_MEAN
 
     if buffer_deg < 0:
         raise ValueError("buffer_deg must be >= 0")

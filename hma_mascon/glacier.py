@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import timeseries
 from .timeseries import decimal_year
 
 
@@ -110,7 +111,6 @@ def regional_trends(mass_gt, time, gia_mass_trends_by_model=None, period=None, *
         Index region; columns ``trend`` [Gt/yr], ``error95`` [Gt/yr], ``sigma_fit``, ``sigma_gia``,
         ``n_months``, ``start``, ``end``, ``truncated``.
     """
-    from . import timeseries
 
     tt = pd.DatetimeIndex(np.asarray(getattr(time, "values", time)))
     values = np.asarray(getattr(mass_gt, "values", mass_gt), float)

@@ -39,8 +39,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import yaml
+from tqdm.auto import tqdm
 
-from .stokes import make_stokes_dataset, mid_epoch, unique_month_labels
+from .stokes import (
+    decimal_year_to_datetime,
+    make_stokes_dataset,
+    mid_epoch,
+    select_period,
+    unique_month_labels,
+)
 
 __all__ = [
     "MalformedFileError",
@@ -72,7 +79,7 @@ class MalformedFileError(ValueError):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _read_lines(path) -> list[str]:
+def read_text_lines(path) -> list[str]:
     path = Path(path)
     with open(path, "rb") as fh:
         raw = fh.read()
@@ -343,7 +350,7 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
         NaN or non-numeric values, duplicate records, unknown layout.
     """
     path = Path(path)
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     if not any(line.strip() for line in lines):
         raise MalformedFileError(path, "empty file", 1)
     history = f"read {path.name}"
@@ -361,7 +368,6 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
             raise MalformedFileError(path, "META line needs 'META nmax t_begin t_mid t_end'", first + 1)
         nmax_file = _int(tok[1], path, first + 1, "maximum degree")
         t0, t1 = (_float(tok[k], path, first + 1, "decimal year") for k in (2, 4))
-        from .stokes import decimal_year_to_datetime
 
         records = []
         for i in range(first + 1, len(lines)):
@@ -448,7 +454,7 @@ def read_gfc(path, nmax: int | None = None, *, time_start=None, time_end=None) -
         ``max_degree``), degree beyond ``max_degree``, missing/duplicate/NaN/non-numeric records.
     """
     path = Path(path)
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     end_idx = next((i for i, line in enumerate(lines) if line.lstrip().startswith("end_of_head")), None)
     if end_idx is None:
         raise MalformedFileError(path, "no 'end_of_head' line: not an ICGEM gfc file or header truncated")
@@ -544,7 +550,6 @@ def read_stokes_directory(directory, pattern: str | None = None, start: str | No
     xarray.Dataset
         Sorted by time, with unique month labels (see :func:`hma_mascon.stokes.unique_month_labels`).
     """
-    from tqdm.auto import tqdm
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -600,7 +605,6 @@ def read_stokes_directory(directory, pattern: str | None = None, start: str | No
         history=f"read {len(fields)} files from {directory}" + (f" (truncated to nmax={nmax})" if nmax else ""),
     )
     if start or end:
-        from .stokes import select_period
 
         ds = select_period(ds, start, end)
         ds.attrs["history"] += f"; selected months {start or '...'}..{end or '...'}"

@@ -44,10 +44,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import G, RHO_WATER
+from .constants import RHO_WATER, G
 
 __all__ = [
     "design_matrix",
+    "remove_degree0",
     "design_matrix_potential",
     "design_matrix_radial",
     "design_matrix_3d",
@@ -206,3 +207,32 @@ def design_matrix(obs, mascons, kind="radial", kernel="closed", nmax=96):
     if kind == "3d":
         return design_matrix_3d(obs, mascons, kernel, nmax)
     raise ValueError(f'kind must be "potential", "radial" or "3d", got {kind!r}')
+
+
+def remove_degree0(A, obs, grid, kind="radial"):
+    """Take the degree-0 (total-mass) term out of point-mass kernel columns.
+
+    The degree-0 part of a point mass M_j = ρ_w S_j x_j is G M_j / r_i (potential) and
+    G M_j / r_i² (radial, -∂/∂r); it has no horizontal gradient. The data carry no degree 0
+    (ΔC00 = 0), so the consistent kernel is A - (that term).
+
+    Parameters
+    ----------
+    A : ndarray (n, m) or (3n, m) for "3d" (north, east, radial row blocks)
+    obs : ObservationGrid
+    grid : MasconGrid
+    kind : {"radial", "potential", "3d"}
+    """
+    r = np.asarray(obs.radius, float)
+    mass = G * RHO_WATER * np.asarray(grid.area, float)
+    A = np.array(A, dtype=float, copy=True)
+    if kind == "potential":
+        A -= np.outer(1.0 / r, mass)
+    elif kind == "radial":
+        A -= np.outer(1.0 / r**2, mass)
+    elif kind == "3d":
+        n = r.size
+        A[2 * n:] -= np.outer(1.0 / r**2, mass)
+    else:
+        raise ValueError(f"kind must be radial, potential or 3d, got {kind!r}")
+    return A

@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .io_grace import MalformedFileError, _read_lines
-from .stokes import append_history
+from .io_grace import MalformedFileError, read_text_lines
+from .stokes import append_history, decimal_year
 
-__all__ = ["read_tn13", "read_tn14", "write_tn13", "write_tn14", "replace_low_degrees", "match_records"]
+__all__ = ["read_tn13", "read_tn14", "write_tn13", "write_tn14", "replace_low_degrees", "match_records",
+           "months_with_records"]
 
 _MJD0 = np.datetime64("1858-11-17", "ns")
 
@@ -76,7 +77,7 @@ def read_tn13(path) -> pd.DataFrame:
     path = Path(path)
     rows: dict[tuple, dict] = {}
     first_line: dict[tuple, int] = {}
-    for i, line in enumerate(_read_lines(path)):
+    for i, line in enumerate(read_text_lines(path)):
         tok = line.split()
         if not tok or tok[0] != "GRCOF2":
             continue
@@ -134,7 +135,7 @@ def read_tn14(path) -> pd.DataFrame:
         MJD end not after begin.
     """
     path = Path(path)
-    lines = _read_lines(path)
+    lines = read_text_lines(path)
     start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("product:")), None)
     if start is None:
         raise MalformedFileError(path, "no 'Product:' line before the data rows (not a TN-14 file?)")
@@ -181,7 +182,6 @@ def write_tn13(path, table: pd.DataFrame, header: str = "GRACE Technical Note 13
 
 def write_tn14(path, table: pd.DataFrame, title: str = "SLR C20 and C30 solutions (synthetic)") -> Path:
     """Write C20/C30 in the TN-14 layout (MJD begin/end, sigmas in 1e-10; NaN C30 allowed)."""
-    from .stokes import decimal_year
 
     path = Path(path)
     tab = table.sort_values("time_start")
@@ -201,6 +201,22 @@ def write_tn14(path, table: pd.DataFrame, title: str = "SLR C20 and C30 solution
         )
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path
+
+
+def months_with_records(ds: xr.Dataset, *tables: pd.DataFrame) -> tuple[list[int], list[str]]:
+    """Indices of the months of ``ds`` that every table (TN-13, TN-14) has a record for, and the
+    ``"YYYY-MM"`` labels of the others (e.g. ITSG's 2004-01: the CSR-flavoured TN-13 follows CSR's
+    month spans)."""
+    keep, dropped = [], []
+    for k in range(ds.sizes["time"]):
+        one = ds.isel(time=[k])
+        try:
+            for tab in tables:
+                match_records(one, tab)
+            keep.append(k)
+        except ValueError:
+            dropped.append(str(ds["month"].values[k]))
+    return keep, dropped
 
 
 def match_records(ds: xr.Dataset, table: pd.DataFrame, what: str = "record") -> np.ndarray:

@@ -281,3 +281,41 @@ def add_region_outlines(regions, ax, *, name_column="himap_region", labels=False
             p = geom.representative_point()
             ax.text(p.x, p.y, str(name), fontsize=6, ha="center", transform=_plate_carree(), zorder=6)
     return len(regions)
+
+
+def map_panels(fields, titles=None, ncols=3, vmin=None, vmax=None, cmap=None, symmetric=None, regions=None,
+               extent=None, panel_size=(4.2, 2.7), suptitle=None, colorbar_label=None):
+    """Draw several (lat, lon) fields on one shared colour scale with coastlines (and regions).
+
+    The colour limits default to the 99th percentile of |values| over all panels (symmetric) or the
+    common 1-99 % range, so panels can be compared by colour. Returns the figure.
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot only when drawing
+
+    fields = list(fields)
+    values = np.concatenate([np.asarray(f.values, float).ravel() for f in fields])
+    vmin, vmax, symmetric = colour_limits(values, vmin, vmax, symmetric)  # limits passed in are kept
+    cmap = cmap or ("RdBu" if symmetric else "viridis")
+    nrows = int(np.ceil(len(fields) / ncols))
+    import cartopy.crs as ccrs
+
+    fig = plt.figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.6))
+    mesh = None
+    for k, f in enumerate(fields):
+        ax = fig.add_subplot(nrows, ncols, k + 1, projection=ccrs.PlateCarree())
+        lon, lat = f["lon"].values, f["lat"].values
+        ext = extent or (lon.min() - 0.25, lon.max() + 0.25, lat.min() - 0.25, lat.max() + 0.25)
+        map_axes(ext, ax=ax, gridlines=False)
+        mesh = plot_field(f, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, colorbar=False)
+        if regions is not None:
+            try:
+                add_region_outlines(regions, ax, linewidth=0.4)
+            except Exception:  # noqa: BLE001 - outlines are decoration
+                pass
+        ax.set_title(titles[k] if titles else (f.attrs.get("long_name") or ""), fontsize=9)
+    if mesh is not None:
+        cbar = fig.colorbar(mesh, ax=fig.axes, shrink=0.8, pad=0.02)
+        cbar.set_label(colorbar_label or cf_label(fields[0]))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig

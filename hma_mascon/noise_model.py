@@ -49,6 +49,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .stokes import append_history
+
 __all__ = ["empirical_coefficient_sigma", "calibrate_sigmas", "six_term_residual_rms", "smooth_over_degree",
            "monthly_noise_factor", "METHODS"]
 
@@ -230,7 +232,6 @@ def calibrate_sigmas(ds: xr.Dataset, method: str = "empirical", *, per_mission: 
     n_scale : int
         Lowest degree of the scale-factor median of ``"scaled-formal"``.
     """
-    from .stokes import append_history
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

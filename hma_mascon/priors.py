@@ -33,10 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
+from scipy.spatial import cKDTree
 
 from .constants import RHO_WATER
-from .regions import HMA_ALBERS, DataFileError, _dataset_exists, _dataset_files, _dataset_path, grid_resolution
+from .datadir import dataset_exists, dataset_files, dataset_path
+from .regions import HMA_ALBERS, DataFileError, cell_polygons, grid_resolution, to_albers
+from .timeseries import decimal_year
 
 
 @dataclass
@@ -154,7 +158,6 @@ def regrid_to_cells(da, grid, extensive=False, source="input"):
 
 # ---------------------------------------------------------------------------- series statistics
 def _decimal_years(time):
-    from .timeseries import decimal_year
 
     return decimal_year(np.asarray(pd.DatetimeIndex(np.asarray(time)).values))
 
@@ -252,7 +255,7 @@ def load_gridded_prior(name, data_dir, grid, component, period=("2002-01", "2017
     The series is cut to ``period``, regridded area-weighted to the mascon cells, converted to metres
     and referenced to its own mean over the period.
     """
-    path = _dataset_path(name, data_dir)
+    path = dataset_path(name, data_dir)
     da, scale = _read_lwe(path, name)
     da = da.sel(time=slice(period[0], period[1] + "-31" if len(period[1]) == 7 else period[1]))
     if da.sizes["time"] < 12:
@@ -271,8 +274,6 @@ def load_gridded_prior(name, data_dir, grid, component, period=("2002-01", "2017
 # ------------------------------------------------------------------------------- Shean hexagons
 def _hexagons(points_xy):
     """Rebuild the flat-topped hexagons around lattice centroids (circumradius from the spacing)."""
-    import shapely
-    from scipy.spatial import cKDTree
 
     d, _ = cKDTree(points_xy).query(points_xy, k=2)
     spacing = float(np.median(d[:, 1]))  # centre-to-centre distance = sqrt(3) * circumradius
@@ -302,11 +303,9 @@ def shean_rate_grid(data_dir, grid):
         ``period``.
     """
     import geopandas as gpd
-    import shapely
 
-    from .regions import _to_albers
 
-    path = _dataset_path("shean2020_mass_balance", data_dir)
+    path = dataset_path("shean2020_mass_balance", data_dir)
     hexes = gpd.read_file(path)
     if "mb_Gta_sum" not in hexes.columns:
         raise DataFileError(f"{path}: column 'mb_Gta_sum' missing")
@@ -318,7 +317,7 @@ def shean_rate_grid(data_dir, grid):
     gt = hexes["mb_Gta_sum"].astype(float).values
     polys, radius = _hexagons(xy)
     # RGI area grid around the hexagons
-    rgi_path = _dataset_files("rgi6_glacier_area", data_dir, match="rgi6_glacier_area_0.5deg.nc")[0]
+    rgi_path = dataset_files("rgi6_glacier_area", data_dir, match="rgi6_glacier_area_0.5deg.nc")[0]
     rgi = xr.open_dataset(rgi_path)
     var = "Area" if "Area" in rgi else list(rgi.data_vars)[0]
     hull = gpd.GeoSeries(list(polys), crs=HMA_ALBERS).to_crs("EPSG:4326").total_bounds
@@ -330,9 +329,8 @@ def shean_rate_grid(data_dir, grid):
     area = rgi[var].sortby("y").sortby("x").sel(x=slice(w, e), y=slice(so, no))
     rlat, rlon = np.meshgrid(area["y"].values, area["x"].values, indexing="ij")
     rgi_cells = _Cells(rlat.ravel(), rlon.ravel(), 0.5)
-    from .regions import cell_polygons
 
-    cells_a = _to_albers(cell_polygons(rgi_cells))
+    cells_a = to_albers(cell_polygons(rgi_cells))
     cell_area = shapely.area(cells_a)
     a_rgi = np.nan_to_num(area.values.ravel().astype(float))
     tree = shapely.STRtree(cells_a)
@@ -370,7 +368,7 @@ def hugonnet_comparison(data_dir, shean_info=None):
         One row per product/period: ``source``, ``period``, ``dmdt_gt_per_yr``, ``err_gt_per_yr``
         (Hugonnet errors added in quadrature over the three regions).
     """
-    path = _dataset_path("hugonnet2021_regional", data_dir)
+    path = dataset_path("hugonnet2021_regional", data_dir)
     df = pd.read_csv(path)
     need = {"reg", "period", "dmdt", "err_dmdt"}
     if not need <= set(df.columns):
@@ -433,7 +431,7 @@ def hydrology_prior_from_grace(grace_ewh, time, glacier, period=("2002-01", "201
 
 
 # ----------------------------------------------------------------------------------- load_priors
-def _zero_component(name, m, reason):
+def zero_component(name, m, reason):
     return PriorComponent(name, None, np.zeros(m), np.zeros((12, m)), source="none", substitute=reason)
 
 
@@ -464,7 +462,7 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
     out = {}
     # glacier
     if glacier == "auto":
-        glacier = "grid" if _dataset_exists("glacier_prior_grid", data_dir) else "shean"
+        glacier = "grid" if dataset_exists("glacier_prior_grid", data_dir) else "shean"
     if glacier == "grid":
         out["glacier"] = load_gridded_prior("glacier_prior_grid", data_dir, grid, "glacier", period, nan)
     elif glacier == "shean":
@@ -476,21 +474,21 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
                         "area; rate-only: sigma = |rate| std(t), seasonal second moment 0 (floor acts)"),
             rate=rate, attrs=info)
     elif glacier == "none":
-        out["glacier"] = _zero_component("glacier", m, "no glacier prior (floor acts)")
+        out["glacier"] = zero_component("glacier", m, "no glacier prior (floor acts)")
     else:
         raise ValueError(f"glacier must be 'auto', 'grid', 'shean' or 'none', not {glacier!r}")
     # lake
     if lake == "auto":
-        lake = "grid" if _dataset_exists("lake_storage", data_dir) else "none"
+        lake = "grid" if dataset_exists("lake_storage", data_dir) else "none"
     if lake == "grid":
         out["lake"] = load_gridded_prior("lake_storage", data_dir, grid, "lake", period, nan)
     elif lake == "none":
-        out["lake"] = _zero_component("lake", m, "no lake storage product offline: zero variance, the floor acts")
+        out["lake"] = zero_component("lake", m, "no lake storage product offline: zero variance, the floor acts")
     else:
         raise ValueError(f"lake must be 'auto', 'grid' or 'none', not {lake!r}")
     # hydrology
     if hydrology == "auto":
-        hydrology = "model" if _dataset_exists("hydrology_model", data_dir) else "grace"
+        hydrology = "model" if dataset_exists("hydrology_model", data_dir) else "grace"
     if hydrology == "model":
         out["hydrology"] = load_gridded_prior("hydrology_model", data_dir, grid, "hydrology", period, nan)
     elif hydrology == "grace":
@@ -499,7 +497,7 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
                              "grace_time (filtered GRACE EWH at the mascon cells) or hydrology='none'")
         out["hydrology"] = hydrology_prior_from_grace(grace_ewh, grace_time, out["glacier"], period)
     elif hydrology == "none":
-        out["hydrology"] = _zero_component("hydrology", m, "no hydrology prior (floor acts)")
+        out["hydrology"] = zero_component("hydrology", m, "no hydrology prior (floor acts)")
     else:
         raise ValueError(f"hydrology must be 'auto', 'model', 'grace' or 'none', not {hydrology!r}")
     return out
@@ -516,7 +514,7 @@ def load_soil_moisture(data_dir, grid, period=("2002-01", "2017-12"), reference=
     -------
     xarray.DataArray (time, lat, lon) [m]
     """
-    path = _dataset_path("soil_moisture", data_dir)
+    path = dataset_path("soil_moisture", data_dir)
     da, scale = _read_lwe(path, "soil_moisture")
     values = regrid_to_cells(da, grid, source=str(path)) * scale
     values = np.where(np.isfinite(values), values, 0.0)

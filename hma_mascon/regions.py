@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 import xarray as xr
 
 from .constants import RHO_WATER
+from .datadir import dataset_files, dataset_path
 
 #: The paper's 16 regions in HiMAP numbering (METHODS.md §14), spelled as in the HiMAP GeoPackage.
 PAPER_REGIONS = (
@@ -54,26 +56,6 @@ class DataFileError(ValueError):
     """Malformed or unsuitable input file (the message names the file and the problem)."""
 
 
-def _dataset_path(name, data_dir):
-    """Path of a single-file manifest dataset (raises ``datadir.DatasetNotFoundError``)."""
-    from . import datadir
-
-    return Path(datadir.dataset_path(name, data_dir))
-
-
-def _dataset_files(name, data_dir, match=None):
-    """Files of a multi-file manifest dataset (raises ``datadir.DatasetNotFoundError``)."""
-    from . import datadir
-
-    return [Path(f) for f in datadir.dataset_files(name, data_dir, match=match)]
-
-
-def _dataset_exists(name, data_dir) -> bool:
-    from . import datadir
-
-    return bool(datadir.dataset_files(name, data_dir, required=False))
-
-
 # --------------------------------------------------------------------------------------------- grid
 def grid_resolution(grid) -> float:
     """Cell size [deg] of a mascon grid: ``grid.resolution`` or the smallest latitude step."""
@@ -86,7 +68,6 @@ def grid_resolution(grid) -> float:
 
 def cell_polygons(grid, densify: int = 8):
     """Shapely polygons (lon/lat degrees) of the mascon cells, each edge with ``densify`` segments."""
-    import shapely
 
     half = grid_resolution(grid) / 2.0
     lat = np.asarray(grid.lat, float)
@@ -101,7 +82,7 @@ def cell_polygons(grid, densify: int = 8):
     return np.array(polys, dtype=object)
 
 
-def _to_albers(geoms, crs="EPSG:4326"):
+def to_albers(geoms, crs="EPSG:4326"):
     import geopandas as gpd
 
     return np.asarray(gpd.GeoSeries(list(geoms), crs=crs).to_crs(HMA_ALBERS).values, dtype=object)
@@ -155,7 +136,7 @@ def load_regions(data_dir, names=PAPER_REGIONS):
     """
     import geopandas as gpd
 
-    path = _dataset_path("himap_regions", data_dir)
+    path = dataset_path("himap_regions", data_dir)
     gdf = gpd.read_file(path)
     if "himap_region" not in gdf.columns:
         raise DataFileError(f"{path}: no attribute 'himap_region' (columns: {list(gdf.columns)})")
@@ -211,7 +192,6 @@ def area_fraction_weights(regions_gdf, grid, method: str = "area"):
         If a region does not overlap the grid at all, or only partly (less than 99 % of its area
         inside the grid cells).
     """
-    import shapely
 
     if method not in ("area", "centre"):
         raise ValueError(f"method must be 'area' or 'centre', not {method!r}")
@@ -221,8 +201,8 @@ def area_fraction_weights(regions_gdf, grid, method: str = "area"):
     ncell = np.asarray(grid.lat).size
     w = np.zeros((len(names), ncell))
     cells = cell_polygons(grid)
-    cells_a = _to_albers(cells)
-    regs_a = _to_albers(reg_geo)
+    cells_a = to_albers(cells)
+    regs_a = to_albers(reg_geo)
     cell_area = shapely.area(cells_a)
     if method == "area":
         tree = shapely.STRtree(cells_a)
@@ -302,7 +282,7 @@ _WGMS_LINKS = "rgi_wgms_links_*.csv"
 
 
 def _wgms_dir(data_dir) -> Path:
-    return _dataset_files("wgms_insitu", data_dir)[0].parent
+    return dataset_files("wgms_insitu", data_dir)[0].parent
 
 
 def load_wgms_stations(data_dir):
@@ -314,7 +294,7 @@ def load_wgms_stations(data_dir):
         Index ``name`` (WGMS name), columns ``wgms_id``, ``lat``, ``lon`` (deg), ``rgi_id``, ``short``
         (the paper's label: YALA, TS, AKSHIYRAK, ABRAMOV).
     """
-    path = _dataset_files("wgms_insitu", data_dir, match=_WGMS_LINKS)[-1]
+    path = dataset_files("wgms_insitu", data_dir, match=_WGMS_LINKS)[-1]
     df = pd.read_csv(path)
     need = {"CenLon", "CenLat", "NAME", "WGMS_ID", "RGI60_ID"}
     if not need <= set(df.columns):

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import linalg
 
 from .constants import R_MEAN
+from .stokes import decimal_year
 
 __all__ = [
     "prior_rms",
@@ -49,7 +50,6 @@ DEFAULT_PERIOD = ("2002-01", "2017-12")
 def _decimal_year(time):
     t = np.asarray(time)
     if np.issubdtype(t.dtype, np.datetime64):
-        from .stokes import decimal_year
 
         return decimal_year(t)
     return t.astype(float)
@@ -192,7 +192,7 @@ def combine_prior_variance(sigmas: Mapping, rule="B", floor=DEFAULT_FLOOR, serie
     raise ValueError(f'rule must be "A", "B" or "C", got {rule!r}')
 
 
-def _detrend(values, t):
+def _remove_offset_trend(values, t):
     """Remove offset + linear trend per column, NaN-aware (least squares over valid epochs)."""
     valid = np.isfinite(values)
     w = valid.astype(float)
@@ -240,7 +240,7 @@ def seasonal_prior_variance(series_by_component: Mapping, time, period=DEFAULT_P
         if arr.shape[0] != t.size:
             raise ValueError(f"component {name!r} has {arr.shape[0]} epochs, time has {t.size}")
         arr = arr[sel].reshape(tt.size, -1)
-        det = _detrend(arr, tt)
+        det = _remove_offset_trend(arr, tt)
         var = np.empty((12, arr.shape[1]))
         for c in range(12):
             rows = det[cal == c]

@@ -36,14 +36,40 @@ same functions give the truth's value of every number (the closed loop of chapte
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import datadir
 from .constants import RHO_WATER
+from .datadir import DatasetNotFoundError, dataset_path
+from .glacier import regional_trends
+from .inputs import gia_rates
+from .love_numbers import load_love_numbers
+from .paper import ledger, paper_numbers
+from .priors import load_soil_moisture, regrid_to_cells, shean_rate_grid
+from .regions import (
+    area_fraction_weights,
+    load_regions,
+    load_wgms_balances,
+    load_wgms_stations,
+    point_cell_index,
+    regional_mass,
+)
+from .synthetic import load_truth
+from .timeseries import fit_harmonic_trend
+from .validation import (
+    ablation,
+    aster_regression,
+    detrend_linear,
+    insitu_correlation,
+    smooth_interannual,
+)
 
 __all__ = [
     "SolutionGrid", "Context", "prepare", "regional_glacier_mass", "gia_regional_trends",
@@ -148,14 +174,11 @@ class Context:
 
 
 def _is_synthetic(data_dir) -> bool:
-    from pathlib import Path
 
     return (Path(data_dir) / "truth" / "truth.nc").is_file()
 
 
 def _glacier_area(data_dir, grid) -> np.ndarray:
-    from . import datadir
-    from .priors import regrid_to_cells
 
     path = datadir.dataset_files("rgi6_glacier_area", data_dir, match="rgi6_glacier_area_0.5deg.nc")[0]
     with xr.open_dataset(path) as ds:
@@ -183,22 +206,10 @@ def gia_regional_trends(data_dir, grid, weights, nmax=96) -> xr.DataArray | None
     -------
     xarray.DataArray (model, region) or None when fewer than two GIA models are present.
     """
-    from .datadir import DatasetNotFoundError, dataset_path
-    from .gia import gia_ewh_rate, read_gia_rates
-    from .love_numbers import load_love_numbers
-    from .pipeline import _GIA_MODELS
-    from .regions import regional_mass
 
-    love = load_love_numbers(nmax)
-    rows, names = [], []
-    for name in _GIA_MODELS:
-        try:
-            path = dataset_path(name, data_dir)
-        except DatasetNotFoundError:
-            continue
-        rate = gia_ewh_rate(read_gia_rates(path), grid.lat_axis, grid.lon_axis, love, nmax=nmax)
-        rows.append(regional_mass(-grid.from_dataarray(rate), weights, grid).values)
-        names.append(name)
+    rates = gia_rates(data_dir, grid, load_love_numbers(nmax), nmax)
+    rows = [regional_mass(-rate, weights, grid).values for rate in rates.values()]
+    names = list(rates)
     if len(rows) < 2:
         return None
     regions = list(weights["region"].values) + ["HMA"]
@@ -216,7 +227,6 @@ def prepare(sol: xr.Dataset, data_dir) -> Context:
     data_dir : path-like
         The data directory the solution was computed from.
     """
-    from .regions import area_fraction_weights, load_regions
 
     grid = SolutionGrid(sol)
     regions = load_regions(data_dir)
@@ -248,7 +258,6 @@ def _cells(sol, var="glacier_lwe_thickness") -> np.ndarray:
 
 def regional_glacier_mass(sol, ctx: Context, var="glacier_lwe_thickness") -> xr.DataArray:
     """Regional glacier mass M_R(t) [Gt] of the 16 HiMAP regions and their sum ``HMA`` (§10.3)."""
-    from .regions import regional_mass
 
     return regional_mass(_cells(sol, var), ctx.weights, ctx.grid, time=sol["time"].values)
 
@@ -283,7 +292,6 @@ def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lw
         :func:`hma_mascon.glacier.regional_trends` columns plus ``number`` (HiMAP number, 0 for HMA)
         and ``truncated`` (the period reaches outside the solution's months, §11).
     """
-    from .glacier import regional_trends
 
     mass = regional_glacier_mass(sol, ctx, var)
     df = regional_trends(mass, sol["time"].values, gia_mass_trends_by_model=ctx.gia_trends, period=period)
@@ -313,7 +321,6 @@ def regional_damping(sol, ctx: Context) -> pd.DataFrame | None:
         factor of Landerer & Swenson 2012, NaN where the recovery is below 10 % or the probe is
         below 0.01 Gt/yr). None when the solution carries no probe.
     """
-    from .regions import regional_mass
 
     if "glacier_prior_trend_recovered" not in sol:
         return None
@@ -329,7 +336,6 @@ def regional_damping(sol, ctx: Context) -> pd.DataFrame | None:
 
 def _trend_map(sol, var="glacier_lwe_thickness", period=None) -> np.ndarray:
     """Per-cell six-term trend [m/yr] over the available months of ``period`` (whole series if None)."""
-    from .timeseries import fit_harmonic_trend
 
     x = _cells(sol, var)
     t = np.asarray(sol["decimal_year"].values, float) if "decimal_year" in sol.coords else \
@@ -400,8 +406,6 @@ def table4(sol, ctx: Context, var="glacier_lwe_thickness") -> pd.DataFrame:
         ``paper_ours_error`` (the paper's "Our results"), ``ours``, ``ours_error95`` [Gt/yr],
         ``n_months``, ``start``, ``end`` (months used), ``truncated``.
     """
-    from .glacier import regional_trends
-    from .paper import paper_numbers
 
     ref = paper_numbers()
     mass = regional_glacier_mass(sol, ctx, var).sel(region=["HMA"])
@@ -439,8 +443,6 @@ def aster_reference(sol, ctx: Context, period=TABLE2_PERIOD):
     info : dict
         ``source``, ``period`` (of the reference), ``substitute`` (bool: not the paper's 2002-2019 data).
     """
-    from .datadir import DatasetNotFoundError, dataset_path
-    from .priors import regrid_to_cells, shean_rate_grid
 
     try:
         path = dataset_path("glacier_prior_grid", ctx.data_dir)
@@ -477,7 +479,6 @@ def table2(sol, ctx: Context, period=TABLE2_PERIOD, var="glacier_lwe_thickness")
         bool: the cells of the per-cell regression); ``reference`` (see :func:`aster_reference`);
         ``mascon_period`` (months used).
     """
-    from .validation import aster_regression
 
     aster, info = aster_reference(sol, ctx, period)
     mascon = _trend_map(sol, var, period)
@@ -507,7 +508,6 @@ def table2(sol, ctx: Context, period=TABLE2_PERIOD, var="glacier_lwe_thickness")
 
 # ------------------------------------------------------------------------------------------- in situ
 def _station_cells(ctx, lat, lon, neighbourhood):
-    from .regions import point_cell_index
 
     j = point_cell_index(ctx.grid, lat, lon)
     if neighbourhood == 1:
@@ -538,9 +538,6 @@ def table3(sol, ctx: Context, var="glacier_lwe_thickness", neighbourhood=1, alig
         Index the paper's label (YALA, TS, AKSHIYRAK, ABRAMOV); columns ``name``, ``lat``, ``lon``,
         ``paper_period``, ``r``, ``n``, ``years`` (balance years used, as "first-last"), ``paper_r``.
     """
-    from .paper import paper_numbers
-    from .regions import load_wgms_balances, load_wgms_stations
-    from .validation import insitu_correlation
 
     if neighbourhood not in (1, 3):
         raise ValueError(f"neighbourhood must be 1 or 3, not {neighbourhood!r}")
@@ -585,8 +582,6 @@ def insitu_curves(sol, ctx: Context, label, var="glacier_lwe_thickness", neighbo
         ``mascon`` (pandas.Series over decimal years [cm EWH]: detrended, gap-filled, 2x12-smoothed),
         ``insitu`` (pandas.Series over balance-year ends [m w.e.]: cumulative balance, detrended).
     """
-    from .regions import load_wgms_balances, load_wgms_stations
-    from .validation import _detrend, smooth_interannual
 
     st = load_wgms_stations(ctx.data_dir)
     st = st[st["short"] == label].iloc[0]
@@ -596,7 +591,7 @@ def insitu_curves(sol, ctx: Context, label, var="glacier_lwe_thickness", neighbo
     years = TABLE3_PERIODS.get(label, (-9999, 9999))
     bal = bal[(bal.index >= years[0]) & (bal.index <= years[1])]
     tend = _decimal_year(bal["end"].values)
-    cum = _detrend(tend, np.cumsum(bal["balance_m_we"].values)) if len(bal) >= 2 else np.full(len(bal), np.nan)
+    cum = detrend_linear(tend, np.cumsum(bal["balance_m_we"].values)) if len(bal) >= 2 else np.full(len(bal), np.nan)
     return {"mascon": pd.Series(100 * s, index=tdec, name="mascon [cm]"),
             "insitu": pd.Series(cum, index=tend, name="in situ [m w.e.]")}
 
@@ -611,7 +606,6 @@ def ablation_table(sol, ctx: Context, var="glacier_lwe_thickness", years=ABLATIO
         :func:`hma_mascon.validation.ablation` over the 16 regions and HMA (attribute ``total``: sum
         over the 16 regions).
     """
-    from .validation import ablation
 
     mass = regional_glacier_mass(sol, ctx, var)
     return ablation(mass, _label_time(sol), detrend=detrend, years=years)
@@ -648,7 +642,6 @@ def paper_numbers_from_solution(sol, data_dir, ctx: Context | None = None,
         ``{id: (value, reason)}``; the CSR/JPL/GSFC entries are NaN with the reason.  Signs: trends
         negative for loss; ablation amounts positive.
     """
-    from .paper import paper_numbers
 
     ctx = ctx or prepare(sol, data_dir)
     why = _input_reasons(ctx)
@@ -714,7 +707,6 @@ def truth_as_solution(data_dir, sol: xr.Dataset) -> xr.Dataset:
     FileNotFoundError
         If ``data_dir`` holds no ``truth/truth.nc`` (a real data directory).
     """
-    from .synthetic import load_truth
 
     truth = load_truth(data_dir)
     tm = list(np.asarray(truth["month"].values).astype(str))
@@ -747,7 +739,6 @@ def ledger_table(sol, data_dir, ctx: Context | None = None, truth: bool = True) 
     number computed from the known truth, and ``within_truth_error`` says whether ours is within the
     tolerance of the paper entry around the truth instead of around the paper.
     """
-    from .paper import ledger
 
     ctx = ctx or prepare(sol, data_dir)
     df = ledger(paper_numbers_from_solution(sol, data_dir, ctx))
@@ -795,7 +786,6 @@ def table2_comparison(t2: dict, t2_truth: dict | None = None) -> pd.DataFrame:
 
 def paper_numbers_table(prefix: str) -> dict:
     """``{id: value}`` of the paper numbers whose id starts with ``prefix``."""
-    from .paper import paper_numbers
 
     ref = paper_numbers()
     return {q: float(v) for q, v in ref["value"].items() if q.startswith(prefix)}
@@ -850,8 +840,6 @@ def read_committed_ledgers(directory) -> dict:
     ``scripts/make_real_ledger.py``). Returns ``{source: (DataFrame, meta dict)}``, sorted by
     source; a directory without ledgers gives an empty dict (an installed package has none).
     """
-    import json
-    from pathlib import Path
 
     out = {}
     d = Path(directory)
@@ -905,10 +893,6 @@ def soil_moisture_trend_table(sol, ctx: Context, period=PAPER_PERIOD) -> pd.Data
     The real mirror has no GLDAS grid, so on real data it is not removed and this returns None;
     in the synthetic world the GLDAS-like stand-in gives the size of that omission.
     """
-    from .datadir import DatasetNotFoundError
-    from .glacier import regional_trends
-    from .priors import load_soil_moisture
-    from .regions import regional_mass
 
     months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
     try:

@@ -27,11 +27,13 @@ when two solutions are centred in the same calendar month), anomalies over a ref
 from __future__ import annotations
 
 import calendar
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 __all__ = [
+    "calendar_months",
     "NORMALIZATION",
     "make_stokes_dataset",
     "coefficient_index",
@@ -514,3 +516,13 @@ class _quiet:
 
     def __exit__(self, *exc):
         return self._ctx.__exit__(*exc)
+
+
+def calendar_months(ds) -> np.ndarray:
+    """Nominal calendar month c(t_k) in 1..12 of each solution of a coefficient container (§2.3):
+    from the GRACE month label ``"YYYY-MM"`` when the container has one, else from the mid-epoch."""
+    if "month" in ds.coords:
+        labels = np.asarray(ds["month"].values).astype(str)
+        if all(len(s) >= 7 and s[4] == "-" for s in labels):
+            return np.array([int(s[5:7]) for s in labels])
+    return (np.asarray(ds["time"].values).astype("datetime64[M]").astype(int) % 12) + 1

@@ -39,22 +39,9 @@ import numpy as np
 import pyshtools
 import xarray as xr
 
-from .constants import G, RHO_EARTH, RHO_WATER
+from .constants import RHO_EARTH, RHO_WATER, G
 from .love_numbers import as_love_array
-
-try:  # shared ordering of coefficient vectors (CONTRIBUTING.md)
-    from .stokes import coefficient_index
-except ImportError:  # pragma: no cover - only while stokes.py is being written
-
-    def coefficient_index(nmax: int, nmin: int = 1):
-        n_l, m_l, s_l = [], [], []
-        for n in range(nmin, nmax + 1):
-            for m in range(n + 1):
-                n_l.append(n), m_l.append(m), s_l.append(0)
-                if m > 0:
-                    n_l.append(n), m_l.append(m), s_l.append(1)
-        return np.array(n_l), np.array(m_l), np.array(s_l)
-
+from .stokes import coefficient_index
 
 QUANTITIES = ("potential", "radial", "north", "east", "3d")
 

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import timeseries
+from .regions import HMA_TOTAL
 from .timeseries import decimal_year
 
 
@@ -52,7 +54,7 @@ def _regular_monthly(values, time):
     return out, full, tdec
 
 
-def _detrend(t, y):
+def detrend_linear(t, y):
     ok = np.isfinite(y)
     if ok.sum() < 2:
         raise ValueError("fewer than two valid values: cannot detrend")
@@ -119,10 +121,9 @@ def smooth_interannual(series, time, max_gap=2, window="2x12"):
     values, tdec : ndarray
         Smoothed values on the complete monthly axis and its mid-month decimal years.
     """
-    from . import timeseries
 
     y, k, tdec = _regular_monthly(series, time)
-    y = _detrend(tdec, y)
+    y = detrend_linear(tdec, y)
     labels = [f"{kk // 12:04d}-{kk % 12 + 1:02d}" for kk in k]
     y = np.asarray(timeseries.fill_short_gaps(y, time=labels, max_gap=max_gap), float)
     if window in ("2x12", "13"):
@@ -185,15 +186,15 @@ def insitu_correlation(mascon_series, time, balances, balance_year_end, alignmen
         return out
 
     if alignment == "stock":
-        insitu = _detrend(tend, np.cumsum(b))
+        insitu = detrend_linear(tend, np.cumsum(b))
         mascon = sample(tend)
     elif alignment == "flux":
-        insitu = _detrend(tend, b)
+        insitu = detrend_linear(tend, b)
         m_end = sample(tend)
         m_start = sample(tend - 1.0)
         mascon = m_end - m_start
     elif alignment == "paper_literal":
-        insitu = _detrend(tend, b)
+        insitu = detrend_linear(tend, b)
         mascon = np.full(b.size, np.nan)
         for k, te in enumerate(tend):
             sel = (tdec > te - 1.0) & (tdec <= te)
@@ -266,7 +267,6 @@ def ablation(mass_gt_series, time, detrend=False, years=(2003, 2022)):
     else:
         names, cols = ["series"], [np.asarray(getattr(da, "values", da), float)]
     res = [_ablation_one(np.asarray(c, float), year, month, years, detrend) for c in cols]
-    from .regions import HMA_TOTAL
 
     amounts = np.array([r["amount"] for r in res])
     total = float(sum(a for n, a in zip(names, amounts) if n != HMA_TOTAL))

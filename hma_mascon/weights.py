@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-__all__ = ["observation_covariance", "Whitener", "coefficient_variance_groups", "DEFAULT_DELTA"]
+__all__ = ["observation_covariance", "Whitener", "coefficient_variance_groups", "DEFAULT_DELTA", "whitener_of",
+           "apply_whitener", "effective_nobs"]
 
 #: Relative white-noise floor of the ``full`` mode (METHODS.md section 6).
 DEFAULT_DELTA = 1e-3
@@ -213,3 +214,22 @@ def coefficient_variance_groups(sigma, mode: str = "mean", mission=None):
     if mode == "monthly":
         return [(str(k), np.sqrt(var[k]), np.array([k])) for k in range(nt)]
     raise ValueError(f'P_mode must be "mean", "mission" or "monthly", got {mode!r}')
+
+
+def whitener_of(whiten, g):
+    """The whitener of group ``g`` from one whitener, a sequence or a dict of them (None: identity)."""
+    if whiten is None:
+        return None
+    return whiten[g] if isinstance(whiten, (list, tuple, dict)) else whiten
+
+
+def apply_whitener(w, M):
+    """L⁻¹M for a :class:`Whitener`, a callable or None (identity); M has observations on axis 0."""
+    if w is None:
+        return M
+    return w.whiten(M) if hasattr(w, "whiten") else w(M)
+
+
+def effective_nobs(w, n: int) -> int:
+    """Effective number of observations behind whitener ``w`` (rank(P) for a pseudo-inverse P)."""
+    return int(getattr(w, "n_effective", n)) if w is not None else n

@@ -38,14 +38,11 @@ $$
 
 which is positive for a mass excess directly below (section 5, [AMB-5])."""
 
-params_src = """# Parameters (papermill injects the values given to `hma-mascon book -p key=value`).
-data = "synthetic"
+params_src = """# Parameters: papermill injects what `hma-mascon book --preset NAME -p name=value` was given.
+data = "synthetic"   # or "real" (then data_dir, or HMA_MASCON_DATA)
 data_dir = None
-seed = 20240101
-altitude_km = 450.0
-lon_min, lon_max, lat_min, lat_max = 65.0, 105.0, 26.0, 47.0
-mascon_step_deg = 0.5
-obs_step_deg = 0.4"""
+preset = "default"   # hma_mascon.params.PRESETS: "default" or "paper"
+overrides = {}       # any row of hma_mascon.params.PARAMETERS, e.g. {"altitude_km": 400, "kernel": "truncated"}"""
 
 setup_src = """import numpy as np
 import matplotlib.pyplot as plt

@@ -11,22 +11,11 @@ import nbformat as nbf
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
-PARAMS = """# Parameters (papermill injects the values given to `hma-mascon book -p key=value`).
-data = "synthetic"
+PARAMS = """# Parameters: papermill injects what `hma-mascon book --preset NAME -p name=value` was given.
+data = "synthetic"   # or "real" (then data_dir, or HMA_MASCON_DATA)
 data_dir = None
-seed = 20240101
-period_start = "2002-04"
-period_end = "2023-08"
-altitude_km = 450.0
-nmax = 96
-kind = "radial"
-prior_rule = "B"
-sigma_floor_m = 0.01
-alpha_method = "mse"
-P_mode = "mean"
-lon_min, lon_max, lat_min, lat_max = 65.0, 105.0, 26.0, 47.0
-mascon_step_deg = 0.5
-obs_step_deg = 0.4"""
+preset = "default"   # hma_mascon.params.PRESETS: "default" or "paper"
+overrides = {}       # any row of hma_mascon.params.PARAMETERS, e.g. {"altitude_km": 400, "kernel": "truncated"}"""
 
 SETUP = """import numpy as np
 import pandas as pd
@@ -41,7 +30,7 @@ pd.set_option("display.precision", 2)
 # Validates the parameters above and shows what built this page.
 params = hb.setup_notebook(globals())
 # The one solution shared by all chapters (computed by the first notebook that needs it, then cached).
-sol = experiments.book_solution(params)
+sol = hb.book_solution(params)
 # Regions, area fractions, RGI glacier area and the GIA spread on the regional sums (cached too).
 ctx = hb.cached(dict(params), lambda: rp.prepare(sol, params.data_dir), name="reproduction-context")
 # In the synthetic world the known truth goes through the same functions; on real data there is none.

@@ -11,25 +11,11 @@ import nbformat as nbf
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
-PARAMS = """# Parameters (papermill injects the values given to `hma-mascon book -p key=value`).
-data = "synthetic"
+PARAMS = """# Parameters: papermill injects what `hma-mascon book --preset NAME -p name=value` was given.
+data = "synthetic"   # or "real" (then data_dir, or HMA_MASCON_DATA)
 data_dir = None
-seed = 20240101
-period_start = "2002-04"
-period_end = "2023-08"
-altitude_km = 450.0
-nmax = 96
-kind = "radial"
-prior_rule = "B"
-sigma_floor_m = 0.01
-alpha_method = "mse"
-P_mode = "mean"
-lon_min = 65.0
-lon_max = 105.0
-lat_min = 26.0
-lat_max = 47.0
-mascon_step_deg = 0.5
-obs_step_deg = 0.4"""
+preset = "default"   # hma_mascon.params.PRESETS: "default" or "paper"
+overrides = {}       # any row of hma_mascon.params.PARAMETERS, e.g. {"altitude_km": 400, "kernel": "truncated"}"""
 
 SETUP = """import numpy as np
 import pandas as pd
@@ -42,13 +28,13 @@ from hma_mascon.timeseries import trend_with_error
 
 # Validates the parameters above (clear error on a wrong value) and shows what built this page.
 params = hb.setup_notebook(globals())
-synthetic = experiments.has_truth(params.data_dir)
-regions = experiments.book_regions(params.data_dir)
+synthetic = params.synthetic
+regions = hb.book_regions(params.data_dir)
 pd.set_option("display.precision", 3)"""
 
 SOLUTION = """# The shared two-step solution of the whole box (computed once per parameter set, then cached).
-sol = experiments.book_solution(params)
-grid = experiments.book_grid(params)
+sol = hb.book_solution(params)
+grid = hb.book_grid(params)
 print(f"{sol.sizes['time']} months, {sol.sizes['lat']} x {sol.sizes['lon']} mascons")"""
 
 
@@ -102,7 +88,7 @@ truth = None
 if synthetic:
     from hma_mascon.synthetic import load_truth
     truth = load_truth(params.data_dir)
-stokes, priors = experiments.book_inputs(params)  # GRACE anomalies and priors, cached for chapters 2-4
+stokes, priors = hb.book_inputs(params)  # GRACE anomalies and priors, cached for chapters 2-4
 fields = consistency.book_fields(params.data_dir, grid, love, params.period_start, params.period_end, params.nmax,
                                  solution=sol, truth=truth, stokes=stokes, priors=priors)
 cmaps = consistency.consistency_maps(fields)
@@ -112,7 +98,7 @@ print(cmaps["trend_correlation"].to_series().rename("pattern correlation of the 
     ("md", r"""The table gives the pattern correlation of each filtered trend map with the filtered GRACE trend.
 A value near 1 for the prior means the priors put the mass change where GRACE sees it, which is the
 paper's argument for using them as a constraint."""),
-    ("code", """fig = experiments.map_panels([cmaps["trend"].sel(source=k) for k in names], [f"{k}: trend" for k in names],
+    ("code", """fig = maps.map_panels([cmaps["trend"].sel(source=k) for k in names], [f"{k}: trend" for k in names],
                              ncols=2, regions=regions, colorbar_label="trend [cm/yr]",
                              suptitle="Filtered (DDK5 + 200 km Gaussian) EWH trends, shared colour scale")
 plt.show()"""),
@@ -120,7 +106,7 @@ plt.show()"""),
 they can be compared cell by cell. Look for the same negative centres (glacier loss along the
 Himalaya, Nyainqentanglha and Tien Shan) and the positive one of the inner Tibetan lakes in GRACE and
 in the prior sum. The synthetic world's truth, filtered, is what GRACE should show."""),
-    ("code", """fig = experiments.map_panels([cmaps["annual_amplitude"].sel(source=k) for k in names],
+    ("code", """fig = maps.map_panels([cmaps["annual_amplitude"].sel(source=k) for k in names],
                              [f"{k}: annual amplitude" for k in names], ncols=2, regions=regions,
                              colorbar_label="annual amplitude [cm]",
                              suptitle="Filtered annual amplitudes, shared colour scale")
@@ -130,7 +116,7 @@ south-east (Brahmaputra, Irrawaddy) and over the Ganges plain. The prior sum mus
 because $R_{sv}$ of the refined step is built from the priors' month-of-year signal."""),
     ("code", """rms_own = [cmaps[f"rms_{k}"] for k in names]
 rms_diff = [cmaps[f"rms_diff_GRACE_minus_{k}"] for k in names if k != "GRACE"]
-fig = experiments.map_panels(rms_own + rms_diff, [f"RMS of {k}" for k in names] +
+fig = maps.map_panels(rms_own + rms_diff, [f"RMS of {k}" for k in names] +
                              [f"RMS of GRACE - {k}" for k in names if k != "GRACE"], ncols=3, regions=regions,
                              symmetric=False, colorbar_label="RMS [cm]",
                              suptitle="Both RMS readings [AMB-16]: signal RMS and RMS of differences")
@@ -181,7 +167,7 @@ A^{g}_{ij} = G\rho_w S_j\,\frac{r_i - d_j\cos\psi_{ij}}{l_{ij}^3}
 $$"""),
     ("code", """col, row = experiments.kernel_maps(params.box, params.altitude_km * 1e3, params.kind, params.mascon_step_deg,
                                   params.obs_step_deg, nmax=params.nmax)
-fig = experiments.map_panels([col * 1e8, row * 1e8], ["column of A: one mascon, all observations",
+fig = maps.map_panels([col * 1e8, row * 1e8], ["column of A: one mascon, all observations",
                              "row of A: one observation, all mascons"], ncols=2, regions=regions,
                              colorbar_label=f"A x 1e8 [{col.attrs['units']}]")
 plt.show()
@@ -197,8 +183,8 @@ grid oversamples a degree-96 field, so $\Sigma_y$ is numerically singular; the p
 white-noise floor $\nu^2 = 10^{-3}\,\overline{\mathrm{diag}\,\Sigma_y}$ and whitens with its
 Cholesky factor (§6). The spectrum is shown for a $4^\circ\times4^\circ$ sub-box (the full grid's
 5000 x 5000 matrix is too big to decompose on the page)."""),
-    ("code", """stokes, priors = experiments.book_inputs(params)  # GRACE anomalies and priors, cached for chapters 2-4
-cx, cy = (params.lon_min + params.lon_max) / 2, (params.lat_min + params.lat_max) / 2
+    ("code", """stokes, priors = hb.book_inputs(params)  # GRACE anomalies and priors, cached for chapters 2-4
+cx, cy = (params.box[0] + params.box[1]) / 2, (params.box[2] + params.box[3]) / 2
 sub = (cx - 2, cx + 2, cy - 2, cy + 2)
 spec = experiments.observation_covariance_spectrum(stokes, load_love_numbers(params.nmax), sub,
                                                    params.altitude_km * 1e3, params.obs_step_deg, params.kind)
@@ -220,10 +206,10 @@ $R_{pre}$ is diagonal with the inverse prior variance of each mascon. The paper 
 $R_{pre} = R_g + R_l + R_h$, a sum of precisions (rule A, literal), which lets the smallest component
 win. The package's default is rule B: the components add, so their variances add,
 $\sigma^2_{tot,i} = \sum_k\sigma^2_{k,i}$ and $R_{ii} = 1/\max(\sigma_{tot,i},\sigma_{floor})^2$ [AMB-6],
-with $\sigma_{floor}$ = `sigma_floor_m` [AMB-7]."""),
-    ("code", """sig = experiments.prior_sigma_maps(priors, grid, params.sigma_floor_m)
+with $\sigma_{floor}$ = `prior_floor_m` [AMB-7]."""),
+    ("code", """sig = experiments.prior_sigma_maps(priors, grid, params.prior_floor_m)
 comps = [k for k in ("glacier", "lake", "hydrology") if f"sigma_{k}" in sig]
-fig = experiments.map_panels([sig[f"sigma_{k}"] for k in comps] + [sig["sigma_rule_B"], sig["sigma_rule_A"]],
+fig = maps.map_panels([sig[f"sigma_{k}"] for k in comps] + [sig["sigma_rule_B"], sig["sigma_rule_A"]],
                              [f"prior RMS: {k}" for k in comps] + ["combined, rule B (default)", "combined, rule A (literal)"],
                              ncols=3, regions=regions, symmetric=False, vmin=0, colorbar_label="prior sigma [cm]")
 plt.show()
@@ -257,7 +243,7 @@ The output file stores only the final solution, so the preliminary solution is s
 problem of chapter 9: a sub-box with a 1.5° buffer ring of mascons and observations, every 7th month
 (7 is coprime with 12, so every calendar month occurs). This keeps the page fast."""),
     ("code", """red = hb.cached({**params, "what": "reduced problem, paper configuration"},
-               lambda: experiments.reduced_book_solution(params), name="reduced")
+               lambda: hb.reduced_book_solution(params), name="reduced")
 inner = red["is_buffer"] == 0
 k = [0, red.sizes["time"] // 2, red.sizes["time"] - 1]
 panels = [red["preliminary"].isel(time=i).where(inner) for i in k]
@@ -265,7 +251,7 @@ titles = [f"preliminary, {str(red.time.values[i])[:7]}" for i in k]
 if "truth" in red:
     panels += [red["truth"].isel(time=i).where(inner) for i in k]
     titles += [f"truth, {str(red.time.values[i])[:7]}" for i in k]
-fig = experiments.map_panels(panels, titles, ncols=3, regions=regions, colorbar_label="EWH [cm]")
+fig = maps.map_panels(panels, titles, ncols=3, regions=regions, colorbar_label="EWH [cm]")
 plt.show()
 print(f"reduced problem: box {red.attrs['box']}, {red.attrs['months']} months")"""),
     ("md", r"""The preliminary maps (top; below them, in the synthetic world, the truth of the same months on the
@@ -295,19 +281,19 @@ $$"""),
 For each calendar month the prior components, detrended, give the second moment about zero
 $\sigma^2_{k,i}(c) = \overline{\tilde x_{k,i}(y,c)^2}$ (not the variance about the monthly mean, since
 $x_{sv}$ must carry the seasonal cycle); rule B and the floor as for $R_{pre}$."""),
-    ("code", """stokes, priors = experiments.book_inputs(params)  # cached: shared with chapters 2 and 3
-sig = experiments.prior_sigma_maps(priors, grid, params.sigma_floor_m)
+    ("code", """stokes, priors = hb.book_inputs(params)  # cached: shared with chapters 2 and 3
+sig = experiments.prior_sigma_maps(priors, grid, params.prior_floor_m)
 months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-fig = experiments.map_panels([sig["sigma_sv"].sel(calendar_month=c) for c in range(1, 13)], months, ncols=4,
+fig = maps.map_panels([sig["sigma_sv"].sel(calendar_month=c) for c in range(1, 13)], months, ncols=4,
                              symmetric=False, vmin=0, panel_size=(3.3, 2.1), colorbar_label="sigma of R_sv [cm]",
                              suptitle="Month-of-year prior sigma (R_sv = 1/sigma^2), shared colour scale")
 plt.show()"""),
     ("md", r"""Twelve maps on one colour scale: the prior allows large seasonal excursions in the monsoon months
 over the south-east and the Ganges–Brahmaputra plain, and little in winter; cells where the floor
-acts show the floor value (here `sigma_floor_m`). On the real data directory the glacier prior is
+acts show the floor value (here `prior_floor_m`). On the real data directory the glacier prior is
 rate-only (Shean 2020), so it contributes nothing to $R_{sv}$."""),
     ("md", r"""## The final solution: trend and its 95 % error"""),
-    ("code", """fig = experiments.map_panels([sol["lwe_thickness_trend"], sol["lwe_thickness_trend_error"]],
+    ("code", """fig = maps.map_panels([sol["lwe_thickness_trend"], sol["lwe_thickness_trend_error"]],
                              ["trend of x (2-step)", "95 % error 1.96 sqrt(fit^2 + GIA^2)"], ncols=2, regions=regions,
                              symmetric=None, colorbar_label="cm/yr")
 plt.show()"""),
@@ -317,7 +303,7 @@ the closed loop says about it)."""),
     ("code", """sel = [i for i, m in enumerate(sol["month"].values) if str(m)[5:7] in ("01", "04", "07", "10")]
 year = str(sol["month"].values[sel[len(sel) // 2]])[:4]
 sel = [i for i in sel if str(sol["month"].values[i]).startswith(year)] or sel[:4]
-fig = experiments.map_panels([sol["lwe_thickness"].isel(time=i) for i in sel],
+fig = maps.map_panels([sol["lwe_thickness"].isel(time=i) for i in sel],
                              [f"x, {sol['month'].values[i]}" for i in sel], ncols=2, regions=regions,
                              colorbar_label="EWH anomaly [cm]")
 plt.show()"""),
@@ -385,7 +371,7 @@ scored) and every 7th month; the numbers therefore differ from a full-box run.""
           f"{params.data_dir} has no truth/truth.nc. Run the book without --data-dir to see it.")
 else:
     def _study():
-        problem = experiments.reduced_problem_for_book(params)
+        problem = hb.reduced_problem_for_book(params)
         return experiments.closed_loop_study(problem)
     study = hb.cached({**params, "what": "closed loop, all variants incl. offline priors"}, _study, name="closed_loop")
     print(f"reduced problem: box {study['box']}, {study['months']} months")"""),
@@ -399,7 +385,7 @@ filtered GRACE itself (CSR-like) and the hydrology model alone (JPL-like)."""),
     ("code", """if synthetic:
     labels = list(study["tables"]["constraint"].index)
     maps_ = [study["error_maps"][k] for k in labels if k in study["error_maps"]]
-    fig = experiments.map_panels(maps_, [k for k in labels if k in study["error_maps"]], ncols=3,
+    fig = maps.map_panels(maps_, [k for k in labels if k in study["error_maps"]], ncols=3,
                                  regions=regions, symmetric=False, vmin=0, colorbar_label="RMS error [cm]",
                                  suptitle="Recovery error per cell, shared colour scale (buffer ring included)")
     plt.show()"""),
@@ -408,7 +394,7 @@ inner cells. Read the table for the trade-off: a constraint that pins the box to
 error) can still put the mass in the wrong cells (low $R^2$ of the per-cell trends)."""),
     ("code", """if synthetic:
     labels = [k for k in study["psf"]]
-    fig = experiments.map_panels([study["psf"][k].isel(impulse=0) for k in labels], labels, ncols=3,
+    fig = maps.map_panels([study["psf"][k].isel(impulse=0) for k in labels], labels, ncols=3,
                                  regions=regions, colorbar_label="response to a unit impulse [1]",
                                  suptitle="Point-spread function at one cell (column of the resolution matrix)")
     plt.show()"""),

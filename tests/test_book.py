@@ -10,103 +10,38 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from hma_mascon import __version__ as book_version
 from hma_mascon import book
+from hma_mascon.book import build as book_build
 from hma_mascon.book import ParameterError, cached, cache_key, validate_parameters
 
 
 # ------------------------------------------------------------------ parameters
 
 
-def test_defaults_complete_and_typed():
+def test_book_parameters_are_the_table_plus_data():
     params = validate_parameters({})
-    assert list(params) == list(book.PARAMETER_SCHEMA)
-    for name, p in book.PARAMETER_SCHEMA.items():
-        assert params[name] == p.default
-    assert isinstance(params["altitude_km"], float) and isinstance(params["seed"], int)
-
-
-@pytest.mark.parametrize(
-    "name, typed, expected",
-    [
-        ("altitude_km", "400", 400.0),
-        ("altitude_km", "400 km", 400.0),
-        ("altitude_km", " 400.5km ", 400.5),
-        ("altitude_km", 400, 400.0),
-        ("alpha_method", "GCV", "gcv"),
-        ("alpha_method", "L-curve", "lcurve"),
-        ("alpha_method", "MMSE", "mse"),
-        ("prior_rule", "b", "B"),
-        ("kind", "3D", "3d"),
-        ("P_mode", "Monthly", "monthly"),
-        ("lon_min", "65.0", 65.0),
-        ("lon_min", 65, 65.0),
-        ("seed", "42", 42),
-        ("seed", 42.0, 42),
-        ("period_start", "2003-1", "2003-01"),
-        ("period_start", "2003-01-15", "2003-01"),
-        ("period_start", 2003.5, "2003-07"),
-        ("period_start", "2003.0", "2003-01"),
-        ("data_dir", "None", None),
-        ("data_dir", "", None),
-        ("data", "REAL", "real"),
-    ],
-)
-def test_coercion_of_what_a_person_types(name, typed, expected):
-    value = validate_parameters({name: typed})[name]
-    assert value == expected
-    assert type(value) is type(expected)
-
-
-@pytest.mark.parametrize(
-    "name, bad, fragment",
-    [
-        ("altitude_km", "high", "altitude_km"),
-        ("altitude_km", "400 m", "unit 'm'"),
-        ("altitude_km", 5.0, "out of range"),
-        ("altitude_km", True, "boolean"),
-        ("altitude_km", "nan", "not finite"),
-        ("alpha_method", "bayes", "'mse', 'gcv', 'vce', 'lcurve'"),
-        ("alpha_method", 3, "not a string"),
-        ("prior_rule", "D", "'A', 'B', 'C'"),
-        ("seed", "1.5", "whole number"),
-        ("seed", -1, "out of range"),
-        ("period_end", "2003-13", "YYYY-MM"),
-        ("lat_max", 95, "out of range"),
-    ],
-)
-def test_bad_values_fail_fast_naming_parameter_and_value(name, bad, fragment):
-    with pytest.raises(ParameterError) as err:
-        validate_parameters({name: bad})
-    msg = str(err.value)
-    assert repr(name) in msg and repr(bad) in msg and "expected" in msg
-    assert fragment in msg
-
-
-def test_inconsistent_pairs_and_unknown_names():
-    with pytest.raises(ParameterError, match="lon_min"):
-        validate_parameters({"lon_min": 110, "lon_max": "105"})
-    with pytest.raises(ParameterError, match="period_start"):
-        validate_parameters({"period_start": "2010-01", "period_end": "2009-12"})
-    with pytest.raises(ParameterError, match="altitud"):
+    assert params["data"] == "synthetic" and params["data_dir"] is None and params.preset == "default"
+    assert params.stage("estimator") == book.validate_parameters({}).stage("estimator")
+    p = validate_parameters({"preset": "paper", "overrides": {"altitude_km": "400 km"}, "alpha_method": "GCV"})
+    assert p.preset == "paper" and p["altitude_km"] == 400.0 and p["alpha_method"] == "gcv"
+    assert p["prior_rule"] == "A" and p.overrides() == {"altitude_km": 400.0, "alpha_method": "gcv"}
+    with pytest.raises(ParameterError, match="unknown book parameter"):
         validate_parameters({"altitud_km": 400})
-    assert validate_parameters({"extra": 1}, allow_unknown=True)["extra"] == 1
+    with pytest.raises(ParameterError, match="'data' = 'reel'"):
+        validate_parameters({"data": "reel"})
+    with pytest.raises(ParameterError, match="altitude_km"):
+        validate_parameters({"overrides": {"altitude_km": "high"}})
 
 
-def test_parse_assignments():
-    assert book.parse_assignments(["altitude_km=400 km", "alpha_method = gcv"]) == {
-        "altitude_km": "400 km", "alpha_method": "gcv"}
-    with pytest.raises(ParameterError, match="key=value"):
-        book.parse_assignments(["altitude_km"])
-
-
-def test_setup_notebook_writes_typed_values_back_and_banner_names_the_data():
-    ns = {"altitude_km": "300 km", "alpha_method": "VCE", "seed": "7"}
+def test_setup_notebook_reads_the_parameters_cell_and_banner_names_the_data():
+    ns = {"data": "synthetic", "preset": "default", "overrides": {"altitude_km": "300 km", "seed": "7"}}
     params = book.setup_notebook(ns, need_data=False, show_banner=False)
-    assert ns["altitude_km"] == 300.0 and params.alpha_method == "vce" and params.seed == 7
+    assert ns["params"] is params and params.altitude_km == 300.0 and params.seed == 7
     assert params.box == (65.0, 105.0, 26.0, 47.0)
     banner = book.provenance_banner(params)
     for text in (banner._repr_html_(), banner._repr_markdown_()):
-        assert "seed 7" in text and book.__version__ in text and "300.0" in text
+        assert "seed 7" in text and book_version in text and "300.0" in text and "default" in text
         assert "http" not in text
     real = book.provenance_banner({**params, "data": "real", "data_dir": str(Path(__file__).parent)})
     assert "real data directory" in real.html and str(Path(__file__).parent) in real.html
@@ -155,7 +90,7 @@ def test_papermill_runs_demo_with_changed_parameter(tmp_path, monkeypatch):
     monkeypatch.setenv("HMA_MASCON_CACHE", str(tmp_path / "cache"))
     src = book.BOOK_ROOT / "book" / "01_grids.ipynb"
     out = tmp_path / "out.ipynb"
-    book.execute_notebook(src, out, {"altitude_km": "300 km", "obs_step_deg": "0.8"}, cwd=tmp_path,
+    book.execute_notebook(src, out, {"overrides": {"altitude_km": "300 km", "obs_step_deg": "0.8"}}, cwd=tmp_path,
                           progress=False)
     nb = nbformat.read(out, as_version=4)
     text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])
@@ -178,7 +113,8 @@ def test_papermill_rejects_a_bad_parameter(tmp_path):
 
     src = book.BOOK_ROOT / "book" / "01_grids.ipynb"
     with pytest.raises(papermill.PapermillExecutionError, match="altitude_km"):
-        book.execute_notebook(src, tmp_path / "bad.ipynb", {"altitude_km": "very high"}, cwd=tmp_path,
+        book.execute_notebook(src, tmp_path / "bad.ipynb", {"overrides": {"altitude_km": "very high"}},
+                              cwd=tmp_path,
                               progress=False)
 
 
@@ -199,7 +135,7 @@ def test_cache_key_changes_with_each_ingredient(tmp_path):
     assert k0 == cache_key(dict(reversed(list(base.items()))), data_dir=data)[0]  # order-free
     assert cache_key({**base, "altitude_km": 400.0}, data_dir=data)[0] != k0
     assert cache_key({**base, "alpha_method": "gcv"}, data_dir=data)[0] != k0
-    assert material["version"] == book.__version__ and len(material["source"]) == 64
+    assert material["version"] == book_version and len(material["source"]) == 64
     (data / "a.txt").write_text("22")  # the input data changed
     assert cache_key(base, data_dir=data)[0] != k0
 
@@ -278,9 +214,16 @@ def test_cli_registers_book_command():
     from hma_mascon.cli import build_parser
 
     args = build_parser().parse_args(["book", "-p", "altitude_km=400", "-p", "alpha_method=GCV",
-                                      "--only", "01_grids", "--out", "/tmp/x"])
+                                      "--only", "01_grids", "--out", "/tmp/x", "--preset", "paper", "--kernel",
+                                      "truncated"])
     assert args.func is not None and args.only == "01_grids" and args.out == "/tmp/x"
     assert book.parse_assignments(args.param) == {"altitude_km": "400", "alpha_method": "GCV"}
+    from hma_mascon.params import overrides_from_args
+
+    over = overrides_from_args(args)
+    assert args.preset == "paper" and over == {"altitude_km": "400", "alpha_method": "GCV", "kernel": "truncated"}
+    p = validate_parameters({"preset": args.preset, **over})
+    assert p["prior_rule"] == "A" and p["kernel"] == "truncated" and p["altitude_km"] == 400.0
 
 
 def test_cached_solution_is_shared_and_keyed_by_every_parameter(tmp_path):
@@ -309,7 +252,7 @@ def test_cached_solution_is_shared_and_keyed_by_every_parameter(tmp_path):
 
 
 def test_mathjax_falls_back_with_a_warning_when_npm_is_absent(tmp_path, monkeypatch):
-    monkeypatch.setattr(book.shutil, "which", lambda name: None)
+    monkeypatch.setattr(book_build.shutil, "which", lambda name: None)
     with pytest.warns(UserWarning, match="npm not found"):
         assert book.install_mathjax(tmp_path / "static", cache_dir=tmp_path / "empty-npm-cache") is False
     assert not (tmp_path / "static" / "mathjax").exists()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from hma_mascon.constants import A_GRACE, GM_GRACE, RHO_WATER
-from hma_mascon.estimator import PointMassMascon, fit_six_term
+from hma_mascon.estimator import PointMassMascon
+from hma_mascon.two_step import fit_six_term
 from hma_mascon.geometry import mascon_grid
 from hma_mascon.love_numbers import load_love_numbers
 from hma_mascon.priors import PriorComponent

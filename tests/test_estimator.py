@@ -5,20 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hma_mascon.estimator import (
-    PointMassMascon,
-    apply_resolution,
-    calendar_months,
-    eigen_system,
-    fit_six_term,
-    harmonic_design,
-    preliminary_solve,
-    refined_solve,
-    regularized_solve,
-    remove_degree0,
-    trend_recovery,
-    two_step_solve,
-)
+from hma_mascon.eigensystem import eigen_system, regularized_solve
+from hma_mascon.estimator import PointMassMascon
+from hma_mascon.kernels import remove_degree0
+from hma_mascon.params import ParameterError
+from hma_mascon.resolution import apply_resolution, trend_recovery
+from hma_mascon.stokes import calendar_months
+from hma_mascon.timeseries import harmonic_design
+from hma_mascon.two_step import fit_six_term, preliminary_solve, refined_solve, two_step_solve
 from hma_mascon.weights import Whitener
 
 
@@ -191,16 +185,21 @@ def test_calendar_months_from_labels_and_epochs():
 
 
 def test_estimator_parameter_errors():
-    with pytest.raises(ValueError, match="kind"):
-        PointMassMascon(kind="gravity")._check()
-    with pytest.raises(ValueError, match="P_mode"):
-        PointMassMascon(P_mode="weekly")._check()
-    with pytest.raises(ValueError, match="alpha_method"):
-        PointMassMascon(alpha_method="aic")._check()
+    with pytest.raises(ParameterError, match="'kind' = 'potent'"):
+        PointMassMascon(kind="potent")
+    with pytest.raises(ParameterError, match="P_mode"):
+        PointMassMascon(P_mode="weekly")
+    with pytest.raises(ParameterError, match="alpha_method"):
+        PointMassMascon(alpha_method="aic")
+    with pytest.raises(ParameterError, match="unknown parameter 'period_start' of the estimator stage"):
+        PointMassMascon(period_start="2004-01")
     with pytest.raises(RuntimeError, match="fit"):
         PointMassMascon().predict()
     p = PointMassMascon().get_params()
-    assert p["altitude"] == 450e3 and p["kernel"] == "closed" and p["regularization"] == "multisource"
+    assert p["altitude_km"] == 450.0 and p["kernel"] == "closed" and p["regularization"] == "multisource"
+    assert p["preset"] == "default"
+    paper = PointMassMascon("paper", kernel="truncated").get_params()
+    assert paper["prior_rule"] == "A" and paper["degree0"] == "keep" and paper["kernel"] == "truncated"
 
 
 def test_resolution_operator_equals_a_noise_free_solve():
@@ -233,7 +232,7 @@ def test_trend_probe_predicts_the_trend_of_a_noise_free_two_step_solve():
     Y = np.outer(t - t.mean(), beta) @ A.T
     r_pre = rng.uniform(1.0, 10.0, m)
     r_sv = rng.uniform(1.0, 10.0, m)  # one R_sv for every calendar month
-    res = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method=0.5, trend_probe=beta)
+    res = two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha=0.5, trend_probe=beta)
     assert np.all(res.preliminary.alpha == 0.5) and np.all(res.refined.alpha == 0.5)
     got, _ = fit_six_term(t, res.x)
     np.testing.assert_allclose(res.trend_probe_recovered[0], got[1], rtol=1e-6, atol=1e-9)
@@ -245,7 +244,7 @@ def test_trend_probe_predicts_the_trend_of_a_noise_free_two_step_solve():
     assert np.linalg.norm(res.trend_probe_recovered[0]) < np.linalg.norm(beta)  # damped (n < m)
     assert np.linalg.norm(res.trend_probe_recovered[0] - beta) > 1e-3 * np.linalg.norm(beta)
     with pytest.raises(ValueError, match="positive finite"):
-        two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha_method=-1.0)
+        two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha=-1.0)
 
 
 def test_robust_alpha_floor_lifts_only_outlying_months():

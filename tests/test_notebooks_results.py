@@ -28,7 +28,7 @@ def test_notebook_is_thin_and_parametrised(name):
     code = [c for c in cells if c["cell_type"] == "code"]
     assert code.index(tagged[0]) == 0, "the parameters cell comes first"
     setup = "".join(code[1]["source"])
-    assert "hb.setup_notebook(globals())" in setup and "experiments.book_solution(params)" in setup
+    assert "hb.setup_notebook(globals())" in setup and "hb.book_solution(params)" in setup
     assert all(not c.get("outputs") for c in code), "notebooks are committed without outputs"
     # no function or class definitions in a notebook: computations live in the package
     assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in "".join(c["source"]).splitlines())
@@ -64,15 +64,15 @@ def test_regional_trends_chapter_runs_with_changed_parameters(tmp_path):
     out = tmp_path / "07.ipynb"
     env = dict(os.environ, HMA_MASCON_CACHE=str(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "papermill", str(ROOT / "book" / "07_regional_trends.ipynb"), str(out),
-           "--cwd", str(ROOT / "book"), "-p", "data_dir", str(data_dir), "-p", "altitude_km", "400",
-           "-p", "period_start", "2004-01", "-p", "period_end", "2005-12",
-           "-p", "lon_min", "68", "-p", "lon_max", "86", "-p", "lat_min", "38", "-p", "lat_max", "46",
-           "-p", "mascon_step_deg", "1.0", "-p", "obs_step_deg", "1.0", "--no-progress-bar"]
+           "--cwd", str(ROOT / "book"), "-p", "data_dir", str(data_dir),
+           "-y", "overrides: {altitude_km: 400, period_start: '2004-01', period_end: '2005-12', box: [68, 86, 38, 46], "
+           "mascon_step_deg: 1.0, obs_step_deg: 1.0}", "--no-progress-bar"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = json.loads(out.read_text())
     text = json.dumps(nb["cells"])
-    assert "altitude_km = 400" in text  # the injected parameters cell
+    injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    assert injected and '"altitude_km": 400' in "".join(injected[0]["source"])  # the injected parameters cell
     assert "2004-01..2005-12" in text  # the solution covers the reduced period
     assert '"output_type": "error"' not in text
     assert "image/png" in text

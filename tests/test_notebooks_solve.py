@@ -41,7 +41,7 @@ def test_parameters_cell_uses_schema_names_and_setup_follows(name):
     assert "parameters" in code[0].metadata.get("tags", [])
     names = {line.split("=")[0].strip() for line in code[0].source.splitlines()
              if "=" in line and not line.startswith("#")}
-    assert names and names <= set(book.PARAMETER_SCHEMA), names - set(book.PARAMETER_SCHEMA)
+    assert names == set(book.BOOK_KEYS), names ^ set(book.BOOK_KEYS)
     assert "hb.setup_notebook(globals())" in code[1].source
 
 
@@ -62,8 +62,9 @@ def test_papermill_runs_preliminary_chapter_at_400_km_on_a_reduced_problem(tmp_p
     monkeypatch.setenv("HMA_MASCON_CACHE", str(tmp_path / "cache"))
     src = ROOT / "book" / "03_preliminary.ipynb"
     out = tmp_path / "out.ipynb"
-    params = {"data_dir": str(data_dir), "altitude_km": "400 km", "nmax": 60, "lon_min": 79.0, "lon_max": 86.0,
-              "lat_min": 30.0, "lat_max": 35.0, "period_start": "2004-01", "period_end": "2007-12"}
+    params = {"data_dir": str(data_dir), "overrides": {"altitude_km": "400 km", "nmax": 60,
+                                                       "box": [79.0, 86.0, 30.0, 35.0], "period_start": "2004-01",
+                                                       "period_end": "2007-12"}}
     book.execute_notebook(src, out, params, cwd=tmp_path, progress=False)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]

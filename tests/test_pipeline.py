@@ -22,7 +22,7 @@ def synthetic_dir():
 
 @pytest.fixture(scope="module")
 def solution(synthetic_dir):
-    return run_solution(synthetic_dir, start="2004-01", end="2006-12", **PARAMS)
+    return run_solution(synthetic_dir, period_start="2004-01", period_end="2006-12", **PARAMS)
 
 
 def test_solution_contents_and_provenance(solution, synthetic_dir):
@@ -97,12 +97,16 @@ def test_damping_probe_of_the_glacier_prior(solution):
 
 def test_cli_solve_writes_cf_file(synthetic_dir, tmp_path):
     out = tmp_path / "sol.nc"
-    code = cli_main(["solve", "--data-dir", str(synthetic_dir), "--out", str(out), "--start", "2005-01",
-                     "--end", "2005-08", "--box", *map(str, BOX), "--quiet", "--no-glacier", "--one-step"])
+    code = cli_main(["solve", "--data-dir", str(synthetic_dir), "--out", str(out), "--period-start", "2005-01",
+                     "--period-end", "2005-08", "--box", *map(str, BOX), "--quiet", "--no-glacier", "--two-step",
+                     "false", "--preset", "paper", "-p", "kernel=truncated"])
     assert code == 0
     ds = read_solution(out)
     assert ds.sizes["lat"] == 12 and ds.sizes["lon"] == 16
     assert ds.attrs["param_two_step"] == 0
+    # the preset, the override and every other value are recorded
+    assert ds.attrs["param_preset"] == "paper" and ds.attrs["param_kernel"] == "truncated"
+    assert ds.attrs["param_prior_rule"] == "A" and ds.attrs["param_altitude_km"] == 450.0
     assert "glacier_lwe_thickness" not in ds
     assert ds["lwe_thickness_trend"].attrs["units"] == "cm yr-1"
 
@@ -121,7 +125,7 @@ def test_real_data_short_run(data_dir):
     """CSR RL06 + TN-13/TN-14 + real priors' substitutes on a small box, one year, with the 5 deg
     buffer a small box needs (the buffer cells absorb the signal from outside)."""
     params = dict(PARAMS, mascon_buffer_deg=5.0, obs_buffer_deg=5.0)
-    ds = run_solution(data_dir, start="2004-01", end="2004-12", glacier=False, **params)
+    ds = run_solution(data_dir, period_start="2004-01", period_end="2004-12", glacier=False, **params)
     assert ds.sizes["time"] >= 10
     assert np.all(np.isfinite(ds["lwe_thickness"].values))
     assert "substitute" in " ".join(k for k in ds.attrs)  # the priors say what stands in for the paper's
@@ -135,13 +139,13 @@ def test_real_data_short_run(data_dir):
 def test_small_box_with_a_narrow_buffer_warns():
     import warnings
 
-    from hma_mascon.estimator import PointMassMascon
-    from hma_mascon.pipeline import _warn_small_box
+    from hma_mascon.params import resolve
+    from hma_mascon.pipeline import warn_small_box
 
     with pytest.warns(UserWarning, match="buffer of >= 5 deg"):
-        _warn_small_box(PointMassMascon(box=BOX, mascon_buffer_deg=1.0, obs_buffer_deg=1.0), "hybrid")
+        warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=1.0)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_small_box(PointMassMascon(box=BOX, mascon_buffer_deg=5.0, obs_buffer_deg=5.0), "hybrid")
-        _warn_small_box(PointMassMascon(), "hybrid")  # the paper's box
-        _warn_small_box(PointMassMascon(box=BOX), "empirical")  # low degrees not trusted
+        warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=5.0)))
+        warn_small_box(resolve("default"))  # the paper's box
+        warn_small_box(resolve("default", dict(box=BOX, coefficient_sigma="empirical")))  # low degrees not trusted

@@ -49,7 +49,8 @@ def _cells(sol, var):
 def solutions(data_dir):
     from hma_mascon.pipeline import run_solution
 
-    return {src: run_solution(data_dir, src, start, end, progress=False, month_step=MONTH_STEP)
+    return {src: run_solution(data_dir, source=src, period_start=start, period_end=end, progress=False,
+                         month_step=MONTH_STEP)
             for src, (start, end) in RUNS.items()}
 
 

@@ -45,7 +45,7 @@ def test_aligned_and_shifted_boxes(small_grid):
     np.testing.assert_allclose(vals[4:8], 0.5, atol=0.01)
     np.testing.assert_allclose(vals[8], 1.0, atol=1e-4)
     # sum of fraction x cell area equals the polygon area on the equal-area projection
-    area = shapely.area(regions._to_albers(regs.geometry.values))
+    area = shapely.area(regions.to_albers(regs.geometry.values))
     np.testing.assert_allclose((w * g.area).sum(axis=1), area, rtol=1e-4)
 
 
@@ -79,7 +79,7 @@ def test_regional_mass_closed_loop(small_grid):
     np.testing.assert_allclose(m.sel(region="a").values, cell_gt[:, inside_a].sum(axis=1), rtol=1e-4)
     np.testing.assert_allclose(m.sel(region="HMA").values, m.sel(region=["a", "b"]).sum("region").values)
     # 1 m EWH over a region = rho_w x area
-    area_b = shapely.area(regions._to_albers([regs.geometry.values[1]]))[0]
+    area_b = shapely.area(regions.to_albers([regs.geometry.values[1]]))[0]
     one = regional_mass(np.ones(g.lat.size), w, g)
     np.testing.assert_allclose(one.sel(region="b").item(), 1000.0 * area_b / 1e12, rtol=1e-4)
     assert m.attrs["units"] == "Gt"
@@ -109,7 +109,7 @@ def test_real_regions(data_dir):
     with pytest.raises(ValueError, match="Tien Shan"):
         load_regions(data_dir, names=["Tien Shan"])
     w = area_fraction_weights(regs, g)
-    area = shapely.area(regions._to_albers(regs.geometry.values))
+    area = shapely.area(regions.to_albers(regs.geometry.values))
     np.testing.assert_allclose((w.values * g.area).sum(axis=1), area, rtol=0.01)
 
 

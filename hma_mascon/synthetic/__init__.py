@@ -8,7 +8,14 @@ answer. Parameters and their sources: :mod:`hma_mascon.synthetic.parameters`.
 from __future__ import annotations
 
 from .parameters import DEFAULT_SEED, GENERATOR_VERSION
-from .world import World, cache_key, ensure_synthetic_data_dir, generate_world, load_truth, write_world
+from .world import (
+    World,
+    cache_key,
+    ensure_synthetic_data_dir,
+    generate_world,
+    load_truth,
+    write_world,
+)
 
 __all__ = ["World", "generate_world", "write_world", "ensure_synthetic_data_dir", "load_truth", "cache_key",
            "register_cli", "DEFAULT_SEED", "GENERATOR_VERSION"]

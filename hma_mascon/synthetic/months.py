@@ -14,6 +14,8 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
+from ..stokes import unique_month_labels
+
 # start DOY - end DOY - mission, from the mirror's file names (see module docstring)
 _SPANS = """
     2002095-2002120-GRAC 2002123-2002137-GRAC 2002213-2002243-GRAC 2002244-2002273-GRAC 2002274-2002304-GRAC 
@@ -114,10 +116,6 @@ def grace_months(months=None) -> pd.DataFrame:
 def _labels(t0, t1, mid):
     """Unique GRACE month labels: the shared rule of :func:`hma_mascon.stokes.unique_month_labels`
     (collisions of the 2011-10/11 and 2015-04/05 special months resolved), else mid-point months."""
-    try:
-        from hma_mascon.stokes import unique_month_labels
-    except ImportError:  # pragma: no cover - stokes.py is part of the package
-        return mid.dt.strftime("%Y-%m")
     return np.asarray(unique_month_labels(t0, t1), dtype=str)
 
 

@@ -27,6 +27,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import __version__
+from ..constants import A_GRACE, GM_GRACE
+from ..io_grace import write_gsm
+from ..low_degree import write_tn13, write_tn14
+from ..stokes import make_stokes_dataset
 from . import parameters as P
 from ._sh import analyse_many, ewh_to_stokes_factors
 from .gia import gia_models, gia_rate, write_gia_file
@@ -199,7 +204,6 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     C[:, :, 0, :] = 0.0
     C[:, 0, 0, 0] = 1.0
     sigma = sig[None] * mf[:, None, None]
-    from ..stokes import make_stokes_dataset
 
     t0 = pd.to_datetime(mdf["start"]).values
     t1 = pd.to_datetime(mdf["end"]).values + np.timedelta64(1, "D")
@@ -209,7 +213,6 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     sC = np.where(upper, sigma, np.nan)
     sS = np.where(upper, sigma, np.nan)
     sS[:, :, 0] = 0.0
-    from ..constants import A_GRACE, GM_GRACE
 
     stokes = make_stokes_dataset(Cc, Ss, sC, sS, time_start=t0, time_end=t1, month=mdf["month"].to_numpy(),
                                  mission=mdf["mission"].to_numpy(), GM=GM_GRACE, radius=A_GRACE,
@@ -285,7 +288,6 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
 
 def metadata(seed: int) -> dict:
     """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes)."""
-    from .. import __version__
 
     return {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
             "package_version": __version__, "parameters": P.parameters_dict()}
@@ -300,8 +302,6 @@ def cache_key(seed: int) -> str:
 
 def write_world(world: World, out) -> Path:
     """Write the world as a data directory laid out like the real mirror; returns ``out``."""
-    from ..io_grace import write_gsm
-    from ..low_degree import write_tn13, write_tn14
 
     out = Path(out)
     t0 = _time.perf_counter()

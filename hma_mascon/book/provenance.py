@@ -1,0 +1,120 @@
+"""What built a page: the data, the preset and parameters, the package version and commit.
+
+:func:`provenance_banner` is displayed by every notebook (:func:`hma_mascon.book.setup_notebook`)
+and appended to the Markdown pages; it holds no machine path beyond the data directory the reader
+chose, and no external URL.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..datadir import load_manifest
+from .cache import data_identity
+
+__all__ = ["git_commit", "Banner", "provenance_banner"]
+
+
+def git_commit(path: str | Path | None = None) -> str:
+    """The git commit of the package source (``+dirty`` with uncommitted changes), or ``"unknown"``.
+
+    The environment variable ``HMA_MASCON_COMMIT`` (set by :func:`run_book` for its kernels)
+    takes precedence.
+    """
+    if os.environ.get("HMA_MASCON_COMMIT"):
+        return os.environ["HMA_MASCON_COMMIT"]
+    path = Path(path or Path(__file__).parent)
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=path, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=path,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def _data_description(params: dict) -> tuple[str, list[str]]:
+    """A one-line description of the input data and a list of 'substitute' notes."""
+    data_dir = params.get("data_dir")
+    if params.get("data", "synthetic") == "synthetic":
+        where = f", written to <code>{html.escape(str(data_dir))}</code>" if data_dir else ""
+        return (f"synthetic world (known truth), seed {params.get('seed')}{where}", [])
+    notes = []
+    ident = data_identity(data_dir) if data_dir else "unknown"
+    try:  # the manifest names what each real dataset stands in for
+        manifest = load_manifest()
+        entries = manifest.get("datasets", manifest) if isinstance(manifest, dict) else {}
+        for key, entry in (entries.items() if isinstance(entries, dict) else []):
+            if isinstance(entry, dict):
+                sub = entry.get("stands_in_for") or entry.get("substitute_for")
+                if sub:
+                    notes.append(f"{key}: stands in for {sub}")
+    except Exception:  # noqa: BLE001 - the banner must not fail on a missing manifest
+        pass
+    return (f"real data directory <code>{html.escape(str(data_dir))}</code> (identity {ident[:12]})", notes)
+
+
+class Banner:
+    """Rich display object (HTML and Markdown) returned by :func:`provenance_banner`."""
+
+    def __init__(self, html_text: str, markdown_text: str):
+        self.html = html_text
+        self.markdown = markdown_text
+
+    def _repr_html_(self):
+        return self.html
+
+    def _repr_markdown_(self):
+        return self.markdown
+
+    def __str__(self):
+        return self.markdown
+
+
+def provenance_banner(params: dict) -> Banner:
+    """What built this page: the data, the parameters, the package version and commit.
+
+    Parameters
+    ----------
+    params : dict
+        Validated book parameters (:func:`validate_parameters` / :func:`setup_notebook`).
+
+    Returns
+    -------
+    Banner
+        Displays as an HTML box in a notebook (Markdown in plain front ends). It contains no
+        external URL.
+    """
+    data_line, notes = _data_description(params)
+    preset = getattr(params, "preset", params.get("preset", "default"))
+    over = params.overrides() if hasattr(params, "overrides") else {}
+    over_text = ", ".join(f"{k} = {v!r}" for k, v in over.items()) or "none"
+    commit = git_commit()
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "".join(f"<tr><td><code>{html.escape(str(k))}</code></td><td>{html.escape(repr(v))}</td></tr>"
+                   for k, v in params.items())
+    note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    note_html = f"<ul>{note_html}</ul>" if note_html else ""
+    html_text = (
+        '<div class="hma-provenance">'
+        f"<p><strong>Built from:</strong> {data_line}. "
+        f"<strong>hma-mascon</strong> {html.escape(__version__)}, commit <code>{html.escape(commit)}</code>, "
+        f"Python {sys.version.split()[0]}, executed {now}.</p>"
+        f"<p><strong>Preset:</strong> <code>{html.escape(str(preset))}</code>; <strong>overrides:</strong> "
+        f"{html.escape(over_text)}.</p>{note_html}"
+        f"<details><summary>Parameters</summary><table>{rows}</table></details></div>"
+    )
+    md_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in params.items())
+    md_data = re.sub(r"</?code>", "`", data_line)
+    md_notes = "".join(f"\n- {n}" for n in notes)
+    markdown = (f"**Built from:** {md_data}. **hma-mascon** {__version__}, commit `{commit}`, "
+                f"executed {now}.\n\n**Preset:** `{preset}`; **overrides:** {over_text}.{md_notes}\n\n| parameter | value |\n|---|---|\n{md_rows}\n")
+    return Banner(html_text, markdown)

@@ -1,0 +1,271 @@
+"""One path from a data directory to the inputs of a solve (METHODS.md §2, §6, §7, §10.1).
+
+:func:`prepare` is the only place where the chain
+
+    read the Level-2 series -> drop months without a TN-13/TN-14 record -> replace degree 1, C20
+    and C30 -> calibrate the coefficient sigmas -> keep every k-th month -> anomalies -> Load Love
+    numbers -> priors (with their fallbacks) -> GIA models -> soil moisture
+
+is written. The solve (:func:`hma_mascon.pipeline.run_solution`), the reduced problems of the book
+and of the closed-loop experiments (:func:`hma_mascon.experiments.load_reduced_problem`), the
+consistency check and the GIA spread all call it, so they cannot drift apart.
+
+Fallbacks are decided from what the data directory holds (:func:`hma_mascon.datadir.dataset_exists`),
+never from an exception's text:
+
+* no hydrology model -> the hydrology prior is the DDK5 + 200 km filtered GRACE EWH minus the
+  glacier prior (:func:`hma_mascon.priors.hydrology_prior_from_grace`);
+* no soil-moisture grid -> the glacier signal removes GIA only (recorded in the provenance);
+* GIA models absent from the directory are skipped (the spread uses those present).
+
+Heavy lifting is in the modules called; written here: the order, the provenance record and the
+decision between a synthetic and a real data directory (:func:`hma_mascon.datadir.is_synthetic`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .datadir import dataset_exists, dataset_files, dataset_path, is_synthetic
+from .filters import apply_ddk_dataset, gaussian_weights
+from .geometry import MasconGrid, mascon_grid
+from .gia import gia_ewh_rate, read_gia_rates
+from .io_grace import read_stokes_directory
+from .love_numbers import load_love_numbers
+from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_degrees
+from .noise_model import calibrate_sigmas
+from .params import Settings, resolve
+from .priors import component_trend, load_priors, load_soil_moisture
+from .stokes import anomalies
+from .synthesis import stokes_to_ewh_grid
+from .synthetic import ensure_synthetic_data_dir
+
+__all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia_rates", "SOURCES",
+           "GIA_MODELS", "MIN_CALIBRATION_MONTHS", "needs_priors"]
+
+#: GRACE sources -> manifest entry of their Level-2 files.
+SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
+
+#: GIA models of the spread (§10.2), manifest entries; the first is the correction (§10.1).
+GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
+
+#: A window shorter than this calibrates the coefficient sigmas on the whole record of its source.
+MIN_CALIBRATION_MONTHS = 24
+
+#: Regularization families that need no prior (§7).
+_PRIOR_FREE = ("identity", "smoothness")
+
+
+@dataclass
+class PreparedInputs:
+    """Everything a solve reads, prepared.
+
+    Attributes
+    ----------
+    stokes : xarray.Dataset
+        Coefficient anomalies (low degrees replaced, sigmas calibrated, reference mean removed).
+    love : xarray.DataArray
+        Load Love numbers k'_n.
+    grid : MasconGrid
+        Mascon grid of the settings (box, step, buffer).
+    priors : dict or None
+        :func:`hma_mascon.priors.load_priors` output (plus ``grace_ewh`` for the
+        ``grace_variance`` family); None for the prior-free families.
+    gia : dict
+        Manifest entry -> GIA EWH rate on the grid (m,) [m/yr], models present only.
+    soil_moisture : ndarray (T, m) or None
+        Soil-moisture anomaly on the grid at the solution months [m], None when absent.
+    trend_probe : ndarray (m,) or None
+        The glacier prior's trend [m/yr] (probe of the regularization damping), None without one.
+    synthetic : bool
+        The data directory is a synthetic world with a known truth.
+    data_dir : pathlib.Path
+    settings : Settings
+    provenance : dict
+        What was read and decided, for the output's attributes.
+    """
+
+    stokes: xr.Dataset
+    love: xr.DataArray
+    grid: MasconGrid
+    priors: dict | None
+    gia: dict
+    soil_moisture: np.ndarray | None
+    trend_probe: np.ndarray | None
+    synthetic: bool
+    data_dir: Path
+    settings: Settings
+    provenance: dict = field(default_factory=dict)
+
+
+def needs_priors(settings) -> bool:
+    """True when the regularization family of ``settings`` is built from priors."""
+    return settings["regularization"] not in _PRIOR_FREE
+
+
+def read_grace(data_dir, settings, provenance: dict | None = None, progress: bool = False) -> xr.Dataset:
+    """Level-2 series of ``settings`` with months lacking a TN-13/TN-14 record dropped and degree 1,
+    C20 and C30 (from 2016-08) replaced (§2.1); no anomalies, no calibration.
+
+    Dropped months are recorded in ``provenance["months_dropped"]`` and warned about.
+    """
+    provenance = {} if provenance is None else provenance
+    source = settings["source"]
+    files = dataset_files(SOURCES[source], data_dir)
+    directory = Path(files[0]).parent
+    nmax = int(settings["nmax"])
+    ds = read_stokes_directory(directory, start=settings["period_start"], end=settings["period_end"], nmax=nmax,
+                               progress=progress)
+    if ds.sizes["time"] == 0:
+        raise ValueError(f"{directory}: no months between {settings['period_start']} and {settings['period_end']}")
+    provenance["grace_source"] = SOURCES[source]
+    provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
+    tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    keep, dropped = months_with_records(ds, read_tn13(tn13), read_tn14(tn14))
+    if dropped:
+        provenance["months_dropped"] = f"no TN-13/TN-14 record: {', '.join(dropped)}"
+        warnings.warn(f"{directory}: months without a TN-13/TN-14 record are not solved: {', '.join(dropped)}",
+                      UserWarning, stacklevel=2)
+        ds = ds.isel(time=keep)
+    ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
+    provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
+    return ds
+
+
+def _calibrated(ds, data_dir, settings, synthetic, provenance, progress):
+    """Coefficient sigmas per ``coefficient_sigma`` (:func:`hma_mascon.noise_model.calibrate_sigmas`)."""
+    method = settings["coefficient_sigma"]
+    if method == "auto":
+        method = "formal" if synthetic else "hybrid"
+    calibration = None
+    if method != "formal" and ds.sizes["time"] < MIN_CALIBRATION_MONTHS:
+        whole = resolve(settings.preset, {**settings, "period_start": "1900-01", "period_end": "2100-12"})
+        calibration = read_grace(data_dir, whole, {}, progress)
+    out = calibrate_sigmas(ds, method, calibration=calibration, min_months=MIN_CALIBRATION_MONTHS,
+                           n_scale=int(settings["sigma_degree_split"]))
+    step = out.attrs["history"][len(ds.attrs.get("history", "")):].lstrip("; ")
+    if calibration is not None:
+        step += f" (calibrated on all {calibration.sizes['time']} months of {SOURCES[settings['source']]})"
+    provenance["coefficient_sigma"] = step
+    return out
+
+
+def filtered_grace_ewh(stokes: xr.Dataset, grid: MasconGrid, love, nmax: int | None = None) -> np.ndarray:
+    """DDK5 + 200 km Gaussian filtered GRACE EWH at the mascon cells (time, m) [m] (§10.7 filters):
+    the hydrology-prior substitute and the ``grace_variance`` family."""
+    nmax = int(stokes["degree"].max()) if nmax is None else int(nmax)
+    f = apply_ddk_dataset(stokes, 5)
+    h = stokes_to_ewh_grid(f, grid.lat_axis, grid.lon_axis, love, weights=gaussian_weights(nmax, 200.0))
+    arr = np.asarray(getattr(h, "values", h), float)
+    return arr.reshape(arr.shape[0], -1)
+
+
+def gia_rates(data_dir, grid: MasconGrid, love, nmax: int = 96, provenance: dict | None = None) -> dict:
+    """EWH rate [m/yr] on the grid of each GIA model of :data:`GIA_MODELS` present in ``data_dir``."""
+    out = {}
+    for name in GIA_MODELS:
+        if not dataset_exists(name, data_dir):
+            continue
+        path = dataset_path(name, data_dir)
+        rate = gia_ewh_rate(read_gia_rates(path), grid.lat_axis, grid.lon_axis, love, nmax=nmax)
+        out[name] = grid.from_dataarray(rate)
+        if provenance is not None:
+            provenance.setdefault("gia_models", []).append(path.name)
+    return out
+
+
+def _priors(data_dir, grid, stokes, love, settings, provenance):
+    period = (settings["prior_period_start"], settings["prior_period_end"])
+    grace_ewh = None
+    kwargs = {}
+    if not dataset_exists("hydrology_model", data_dir):
+        grace_ewh = filtered_grace_ewh(stokes, grid, love)
+        kwargs = {"hydrology": "grace", "grace_ewh": grace_ewh, "grace_time": stokes["time"].values}
+    priors = load_priors(data_dir, grid, period=period, **kwargs)
+    for name, comp in priors.items():
+        provenance[f"prior_{name}"] = comp.source
+        if comp.substitute:
+            provenance[f"prior_{name}_substitute"] = comp.substitute
+    if settings["regularization"] == "grace_variance":
+        priors = dict(priors, grace_ewh=filtered_grace_ewh(stokes, grid, love) if grace_ewh is None else grace_ewh)
+    return priors
+
+
+def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, priors: bool = True,
+            gia: bool = True, soil_moisture: bool = True, reference=None, progress: bool = False) -> PreparedInputs:
+    """Read and prepare every input of a solve from a data directory.
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        Data directory laid out like the real mirror; None: the synthetic world of ``settings["seed"]``.
+    settings : Settings or mapping, optional
+        The parameter set (:func:`hma_mascon.params.resolve`); a plain mapping is resolved on the
+        ``default`` preset. Uses the data rows (source, periods, month step, coefficient sigmas) and
+        the geometry rows (box, mascon step and buffer, nmax, regularization).
+    grid : MasconGrid, optional
+        Mascon grid to prepare the priors, GIA and soil moisture on; default that of ``settings``.
+    priors, gia, soil_moisture : bool
+        Prepare these (the priors only when the regularization family needs them).
+    reference : (str, str), optional
+        Reference period of the anomalies; default all months used (§2.2).
+    progress : bool
+        Progress bars while reading.
+
+    Returns
+    -------
+    PreparedInputs
+    """
+    if settings is None or not isinstance(settings, Settings):
+        settings = resolve("default", settings or {})
+    provenance = {}
+    if data_dir is None:
+        data_dir = ensure_synthetic_data_dir(int(settings["seed"]))
+    data_dir = Path(data_dir)
+    synthetic = is_synthetic(data_dir)
+    if synthetic:
+        provenance["synthetic"] = "yes"
+    provenance["data_dir"] = str(data_dir)
+    nmax = int(settings["nmax"])
+
+    ds = read_grace(data_dir, settings, provenance, progress)
+    ds = _calibrated(ds, data_dir, settings, synthetic, provenance, progress)
+    step = int(settings["month_step"])
+    if step > 1:
+        ds = ds.isel(time=slice(None, None, step))
+        provenance["month_step"] = f"every {step}th month solved ({ds.sizes['time']} months)"
+    ref = reference or (None, None)
+    ds = anomalies(ds, ref[0], ref[1])
+    provenance["reference_period"] = ds.attrs.get("reference_period", "")
+
+    love = load_love_numbers(nmax)
+    provenance["love_numbers"] = str(love.attrs.get("source", ""))
+    if grid is None:
+        grid = mascon_grid(settings["box"], settings["mascon_step_deg"], settings["mascon_buffer_deg"])
+    prior_set, probe = None, None
+    if priors and needs_priors(settings):
+        prior_set = _priors(data_dir, grid, ds, love, settings, provenance)
+        if "glacier" in prior_set:
+            probe = component_trend(prior_set["glacier"], grid)
+            probe = probe if np.any(probe) else None
+    rates = gia_rates(data_dir, grid, love, nmax, provenance) if gia else {}
+    sm = None
+    if soil_moisture:
+        if dataset_exists("soil_moisture", data_dir):
+            months = np.asarray(ds["month"].values).astype(str)
+            sm_da = load_soil_moisture(data_dir, grid, period=(settings["prior_period_start"],
+                                                               settings["prior_period_end"]),
+                                       reference=(months[0], months[-1]))
+            sm_da = sm_da.reindex(time=ds["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+            sm = grid.from_dataarray(sm_da)
+            provenance["soil_moisture"] = str(dataset_path("soil_moisture", data_dir).name)
+        else:
+            provenance["soil_moisture"] = "absent from the data directory: not removed"
+    return PreparedInputs(stokes=ds, love=love, grid=grid, priors=prior_set, gia=rates, soil_moisture=sm,
+                          trend_probe=probe, synthetic=synthetic, data_dir=data_dir, settings=settings,
+                          provenance=provenance)
