@@ -80,8 +80,6 @@ WGS84 = Ellipsoid("WGS84", 6378137.0, 298.257223563, 3.986004418e14)
 
 ELLIPSOIDS = {"GRS80": GRS80, "WGS84": WGS84}
 
-#: Seconds per (Julian) year, for rate conversions.
-SECONDS_PER_YEAR = 365.25 * 86400.0
 
 #: Default High Mountain Asia box (lon_min, lon_max, lat_min, lat_max) in degrees (the paper).
 HMA_BOX = (65.0, 105.0, 26.0, 47.0)

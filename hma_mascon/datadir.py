@@ -45,6 +45,8 @@ import pooch
 import yaml
 from tqdm.auto import tqdm
 
+from .errors import InputError
+
 __all__ = [
     "ENV_VAR",
     "MANIFEST_KEYS",
@@ -102,7 +104,7 @@ class DatasetNotFoundError(FileNotFoundError):
     """
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """The manifest or a checksum file is malformed (the message names the file and the problem)."""
 
 

@@ -29,6 +29,7 @@ import xarray as xr
 from .constants import A_GRACE, ELLIPSOIDS, HMA_BOX, R_MEAN, Ellipsoid
 
 __all__ = [
+    "grid_of_solution",
     "MasconGrid",
     "ObservationGrid",
     "mascon_grid",
@@ -223,6 +224,25 @@ class MasconGrid:
         if arr.shape[-2:] != self.shape:
             raise ValueError(f"expected trailing grid shape {self.shape}, got {arr.shape}")
         return arr.reshape(arr.shape[:-2] + (self.size,))
+
+
+def grid_of_solution(sol: xr.Dataset, ellipsoid: str = "GRS80") -> MasconGrid:
+    """The :class:`MasconGrid` of a solution Dataset (``lat``, ``lon``, ``cell_area``, ``is_buffer``).
+
+    The cell areas are the solution's own ``cell_area`` (the S_j of its design matrix); the point-mass
+    positions are recomputed on ``ellipsoid`` (heights 0).
+    """
+    lat_axis = np.asarray(sol["lat"].values, float)
+    lon_axis = np.asarray(sol["lon"].values, float)
+    lat2, lon2 = np.meshgrid(lat_axis, lon_axis, indexing="ij")
+    lat, lon = lat2.ravel(), lon2.ravel()
+    lat_c, radius = geodetic_to_geocentric(lat, lon, 0.0, _ellipsoid(ellipsoid))
+    area = np.asarray(sol["cell_area"].transpose("lat", "lon").values, float).ravel()
+    buf = sol["is_buffer"].transpose("lat", "lon").values if "is_buffer" in sol else np.zeros(lat2.shape)
+    resolution = float(np.min(np.diff(lat_axis))) if lat_axis.size > 1 else 0.5
+    return MasconGrid(lat=lat, lon=lon, lat_axis=lat_axis, lon_axis=lon_axis, lat_geocentric=lat_c, radius=radius,
+                      area=area, is_buffer=np.asarray(buf, bool).ravel(), resolution=resolution,
+                      ellipsoid=ellipsoid, area_kind="from the solution")
 
 
 @dataclass(frozen=True, eq=False)

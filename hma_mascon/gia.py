@@ -26,11 +26,12 @@ import numpy as np
 import xarray as xr
 
 from .constants import A_GRACE, GM_GRACE, RHO_EARTH
+from .errors import InputError
 from .stokes import make_stokes_dataset
 from .synthesis import stokes_to_ewh_grid
 
 
-class MalformedGIAFileError(ValueError):
+class MalformedGIAFileError(InputError):
     """A GIA rate file that cannot be read; the message names the file and line."""
 
 

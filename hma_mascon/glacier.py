@@ -16,11 +16,6 @@ from . import timeseries
 from .timeseries import decimal_year
 
 
-def _decimal_years(time):
-    """Decimal years of datetime64 (or float) epochs, also from xarray objects."""
-    return decimal_year(getattr(time, "values", time))
-
-
 def glacier_signal(x, time, soil_moisture=None, gia_rate=None, t0=None):
     """Glacier signal x_gl(t) = x(t) - SM(t) - ẋ_GIA (t - t0) (METHODS.md §10.1).
 
@@ -50,7 +45,7 @@ def glacier_signal(x, time, soil_moisture=None, gia_rate=None, t0=None):
     xv = np.asarray(getattr(x, "values", x), float)
     if xv.ndim != 2:
         raise ValueError(f"x must be (time, cell), got shape {xv.shape}")
-    t = _decimal_years(time)
+    t = decimal_year(time)
     if t.size != xv.shape[0]:
         raise ValueError(f"time has {t.size} epochs, x {xv.shape[0]}")
     t0 = float(np.mean(t)) if t0 is None else float(t0)
@@ -131,7 +126,7 @@ def regional_trends(mass_gt, time, gia_mass_trends_by_model=None, period=None, *
         gia = gia.reshape(gia.shape[0], -1)
         if gia.shape[1] != len(regions):
             raise ValueError(f"GIA trends have {gia.shape[1]} regions, mass {len(regions)}")
-    tdec = _decimal_years(tt.values)
+    tdec = decimal_year(tt.values)
     rows = []
     for k, name in enumerate(regions):
         y = values[sel, k]

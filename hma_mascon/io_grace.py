@@ -41,13 +41,14 @@ import xarray as xr
 import yaml
 from tqdm.auto import tqdm
 
+from .errors import MalformedFileError
 from .stokes import (
-    decimal_year_to_datetime,
     make_stokes_dataset,
     mid_epoch,
     select_period,
     unique_month_labels,
 )
+from .timeseries import decimal_year_to_datetime
 
 __all__ = [
     "MalformedFileError",
@@ -63,17 +64,6 @@ __all__ = [
 GRACE_GM = 3.986004415e14
 GRACE_RADIUS = 6378136.3
 _GRACE_FO_START = np.datetime64("2018-05-01", "ns")
-
-
-class MalformedFileError(ValueError):
-    """A coefficient file that cannot be read; the message names the file, line and problem."""
-
-    def __init__(self, path, problem: str, line: int | None = None):
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        where = f"{path}, line {line}" if line is not None else f"{path}"
-        super().__init__(f"{where}: {problem}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ import pandas as pd
 import xarray as xr
 
 from .io_grace import MalformedFileError, read_text_lines
-from .stokes import append_history, decimal_year
+from .stokes import append_history
+from .timeseries import decimal_year
 
 __all__ = ["read_tn13", "read_tn14", "write_tn13", "write_tn14", "replace_low_degrees", "match_records",
            "months_with_records"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .constants import HMA_BOX
+from .errors import InputError
 
 #: The shipped Natural Earth extract (land polygons and country borders, 40-120E, 10-60N).
 NATURALEARTH_FILE = Path(__file__).parent / "data" / "naturalearth" / "asia_50m.geojson"
@@ -33,7 +34,7 @@ NATURALEARTH_FILE = Path(__file__).parent / "data" / "naturalearth" / "asia_50m.
 NATURALEARTH_BOX = (40.0, 120.0, 10.0, 60.0)
 
 
-class MapDataError(ValueError):
+class MapDataError(InputError):
     """A shipped or user-given map file is malformed."""
 
 

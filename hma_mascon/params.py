@@ -38,6 +38,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
+
 __all__ = [
     "Parameter", "ParameterError", "PARAMETERS", "PRESETS", "Settings", "resolve", "coerce",
     "names", "preset_values", "parse_assignments", "add_arguments", "overrides_from_args", "settings_from_args",
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 
-class ParameterError(ValueError):
+class ParameterError(InputError):
     """A parameter has a wrong name, type or value (the message names it and what is accepted)."""
 
 

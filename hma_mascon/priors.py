@@ -157,14 +157,11 @@ def regrid_to_cells(da, grid, extensive=False, source="input"):
 
 
 # ---------------------------------------------------------------------------- series statistics
-def _decimal_years(time):
-
-    return decimal_year(np.asarray(pd.DatetimeIndex(np.asarray(time)).values))
 
 
 def _monthly_epochs(period):
     t = pd.date_range(period[0], period[1], freq="MS") + pd.Timedelta(days=14)
-    return _decimal_years(t.values)
+    return decimal_year(t.values)
 
 
 def series_rms(x):
@@ -180,7 +177,7 @@ def seasonal_second_moment(x, time):
     (METHODS.md §7, R_sv step 3).  Returns (12, m); months absent from ``time`` give NaN.
     """
     x = np.asarray(x, float)
-    t = _decimal_years(time)
+    t = decimal_year(time)
     X = np.column_stack([np.ones_like(t), t - t.mean()])
     coef, *_ = np.linalg.lstsq(X, x, rcond=None)
     r = x - X @ coef
@@ -209,7 +206,7 @@ def component_trend(component: PriorComponent, grid) -> np.ndarray:
         rate = np.asarray(component.rate, float)
     elif component.series is not None:
         x = grid.from_dataarray(component.series.transpose("time", "lat", "lon"))
-        t = _decimal_years(component.series["time"].values)
+        t = decimal_year(component.series["time"].values)
         X = np.column_stack([np.ones_like(t), t - t.mean()])
         ok = np.all(np.isfinite(x), axis=0)
         coef, *_ = np.linalg.lstsq(X, np.where(ok, x, 0.0), rcond=None)
@@ -415,7 +412,7 @@ def hydrology_prior_from_grace(grace_ewh, time, glacier, period=("2002-01", "201
     x, t = x[sel], t[sel]
     if x.shape[0] < 12:
         raise ValueError(f"fewer than 12 GRACE epochs inside the prior period {period}")
-    tdec = _decimal_years(t.values)
+    tdec = decimal_year(t.values)
     if glacier.series is not None:
         g = glacier.series.interp(time=t.values)
         gv = np.asarray(g.values, float).reshape(t.size, -1)

@@ -24,6 +24,7 @@ import xarray as xr
 
 from .constants import RHO_WATER
 from .datadir import dataset_files, dataset_path
+from .errors import InputError
 
 #: The paper's 16 regions in HiMAP numbering (METHODS.md §14), spelled as in the HiMAP GeoPackage.
 PAPER_REGIONS = (
@@ -52,7 +53,7 @@ HMA_ALBERS = "+proj=aea +lat_1=25 +lat_2=47 +lat_0=36 +lon_0=85 +datum=WGS84 +un
 #: Name of the aggregate appended by :func:`regional_mass`.
 HMA_TOTAL = "HMA"
 
-class DataFileError(ValueError):
+class DataFileError(InputError):
     """Malformed or unsuitable input file (the message names the file and the problem)."""
 
 

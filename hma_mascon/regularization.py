@@ -26,7 +26,7 @@ import numpy as np
 from scipy import linalg
 
 from .constants import R_MEAN
-from .stokes import decimal_year
+from .timeseries import decimal_year
 
 __all__ = [
     "prior_rms",
@@ -47,12 +47,6 @@ DEFAULT_PERIOD = ("2002-01", "2017-12")
 
 
 # ---------------------------------------------------------------------------- time helpers
-def _decimal_year(time):
-    t = np.asarray(time)
-    if np.issubdtype(t.dtype, np.datetime64):
-
-        return decimal_year(t)
-    return t.astype(float)
 
 
 def _month_number(label: str) -> float:
@@ -73,7 +67,7 @@ def period_mask(time, period):
     """
     if period is None:
         return np.ones(np.shape(time), bool)
-    t = _decimal_year(time)
+    t = decimal_year(time)
     months = np.floor(t * 12.0 + 1e-9)  # months since year 0 (Jan = 0)
     lo, hi = _month_number(period[0]), _month_number(period[1])
     return (months >= lo) & (months <= hi)
@@ -127,7 +121,7 @@ def rms_from_rate(rate, t):
     For rate-only products: the trend ``rate * t`` over the epochs ``t`` (decimal years) has
     exactly this RMS about its own mean.
     """
-    t = _decimal_year(t)
+    t = decimal_year(t)
     return np.abs(np.asarray(rate, float)) * float(np.std(t))
 
 
@@ -230,7 +224,7 @@ def seasonal_prior_variance(series_by_component: Mapping, time, period=DEFAULT_P
     -------
     ndarray (12, m)  [m^-2]; row c-1 is calendar month c.
     """
-    t = _decimal_year(np.asarray(time))
+    t = decimal_year(np.asarray(time))
     sel = period_mask(t, period)
     tt = t[sel]
     cal = (np.floor(tt * 12.0 + 1e-9) % 12).astype(int)  # 0 = January

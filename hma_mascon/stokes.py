@@ -26,11 +26,11 @@ when two solutions are centred in the same calendar month), anomalies over a ref
 
 from __future__ import annotations
 
-import calendar
-
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from .timeseries import decimal_year
 
 __all__ = [
     "calendar_months",
@@ -45,8 +45,6 @@ __all__ = [
     "grace_month_label",
     "unique_month_labels",
     "mid_epoch",
-    "decimal_year",
-    "decimal_year_to_datetime",
     "append_history",
 ]
 
@@ -72,34 +70,6 @@ def mid_epoch(time_start, time_end) -> np.ndarray:
     if np.any(end < start):
         raise ValueError("mid_epoch: time_end precedes time_start")
     return start + (end - start) / 2
-
-
-def decimal_year(time) -> np.ndarray:
-    """Decimal year ``y + (t - Jan 1 of y) / (days in y)`` (leap years honoured).
-
-    Parameters
-    ----------
-    time : array_like of datetime-like
-
-    Returns
-    -------
-    numpy.ndarray of float
-    """
-    t = pd.DatetimeIndex(_as_datetime64(time))
-    year = t.year.values
-    start = pd.to_datetime({"year": year, "month": 1, "day": 1}).values
-    days = np.array([366.0 if calendar.isleap(int(y)) else 365.0 for y in year])
-    return year + (t.values - start) / np.timedelta64(1, "D") / days
-
-
-def decimal_year_to_datetime(value) -> np.ndarray:
-    """Inverse of :func:`decimal_year` (to the nanosecond)."""
-    value = np.atleast_1d(np.asarray(value, dtype=float))
-    year = np.floor(value).astype(int)
-    start = pd.to_datetime({"year": year, "month": 1, "day": 1}).values
-    days = np.array([366.0 if calendar.isleap(int(y)) else 365.0 for y in year])
-    ns = np.round((value - year) * days * 86400e9).astype("int64")
-    return start + ns.astype("timedelta64[ns]")
 
 
 def grace_month_label(time_start, time_end):

@@ -11,14 +11,15 @@ filters live on a *regular* monthly axis with NaN for missing months.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from .stokes import decimal_year as _decimal_year_dt
-
 __all__ = [
+    "decimal_year_to_datetime",
     "decimal_year",
     "harmonic_design",
     "HarmonicFit",
@@ -34,12 +35,40 @@ __all__ = [
 TERMS = ("offset", "trend", "cos1", "sin1", "cos2", "sin2")
 
 
-def decimal_year(time):
-    """Decimal years from datetime64 (``y + elapsed/days-in-year``); floats pass through."""
-    t = np.asarray(time)
-    if np.issubdtype(t.dtype, np.datetime64) or t.dtype.kind in "OUS":
-        return _decimal_year_dt(t)
-    return t.astype(float)
+def decimal_year(time) -> np.ndarray:
+    """Decimal year ``y + (t - Jan 1 of y) / (days in y)`` (leap years honoured): the one conversion of
+    the package.
+
+    Parameters
+    ----------
+    time : array_like
+        datetime64, datetime-like strings or objects, or an xarray object holding them; floats
+        (already decimal years) pass through.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        Shape of ``time`` (at least 1-D for datetime input).
+    """
+    t = np.asarray(getattr(time, "values", time))
+    if not (np.issubdtype(t.dtype, np.datetime64) or t.dtype.kind in "OUS"):
+        return t.astype(float)
+    shape = np.atleast_1d(t).shape
+    idx = pd.DatetimeIndex(pd.to_datetime(np.ravel(t)).values.astype("datetime64[ns]"))
+    year = idx.year.values
+    start = pd.to_datetime({"year": year, "month": 1, "day": 1}).values
+    days = np.array([366.0 if calendar.isleap(int(y)) else 365.0 for y in year])
+    return (year + (idx.values - start) / np.timedelta64(1, "D") / days).reshape(shape)
+
+
+def decimal_year_to_datetime(value) -> np.ndarray:
+    """Inverse of :func:`decimal_year` (to the nanosecond)."""
+    value = np.atleast_1d(np.asarray(value, dtype=float))
+    year = np.floor(value).astype(int)
+    start = pd.to_datetime({"year": year, "month": 1, "day": 1}).values
+    days = np.array([366.0 if calendar.isleap(int(y)) else 365.0 for y in year])
+    ns = np.round((value - year) * days * 86400e9).astype("int64")
+    return start + ns.astype("timedelta64[ns]")
 
 
 def harmonic_design(t, t0):

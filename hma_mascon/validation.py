@@ -33,11 +33,6 @@ def _months(time):
     return year, np.clip(month, 1, 12)
 
 
-def _decimal_year(time):
-    """Decimal years of datetime64 (or float) epochs, also from xarray objects."""
-    return decimal_year(getattr(time, "values", time))
-
-
 def _regular_monthly(values, time):
     """Place a monthly series on a complete monthly axis (NaN for absent months).
 
@@ -162,7 +157,7 @@ def insitu_correlation(mascon_series, time, balances, balance_year_end, alignmen
     """
     s, tdec = smooth_interannual(mascon_series, time, max_gap=max_gap, window=window)
     b = np.asarray(balances, float)
-    tend = _decimal_year(balance_year_end)
+    tend = decimal_year(balance_year_end)
     order = np.argsort(tend)
     b, tend = b[order], tend[order]
     if years is not None:

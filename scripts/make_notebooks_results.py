@@ -24,7 +24,7 @@ import cartopy.crs as ccrs
 from IPython.display import Markdown, display
 
 import hma_mascon.book as hb
-from hma_mascon import experiments, maps, reproduction as rp
+from hma_mascon import diagnostics, experiments, maps, reproduction as rp
 
 pd.set_option("display.precision", 2)
 # Validates the parameters above and shows what built this page.
@@ -153,7 +153,7 @@ per-cell regression as a density of cells. The per-cell fit is looser than the r
 paper and for us: a band-limited inversion constrains regional mass much better than the split of
 that mass between neighbouring cells (a slope below 1 means cell contrasts are damped, above 1 that
 the inversion concentrates mass into fewer cells than the reference)."""),
-    ("code", """display(rp.table2_comparison(t2, t2_truth))"""),
+    ("code", """display(hb.table2_comparison(t2, t2_truth))"""),
     ("code", """r, c = t2["region"], t2["cell"]
 lines = [f"**Ours:** regional slope {r['slope']:.2f}, intercept {r['intercept']:.2f} Gt/yr, R² {r['r2']:.2f} "
          f"(paper 0.97, -0.26, 0.81); per cell slope {c['slope']:.2f}, R² {c['r2']:.2f} (paper 0.59, 0.43)."]
@@ -196,7 +196,7 @@ are shown beside it. Pearson $r$ is reported with the number of years $n$ actual
 variants = {"3x3": rp.table3(sol, ctx, neighbourhood=3), "flux": rp.table3(sol, ctx, alignment="flux"),
             "paper_literal": rp.table3(sol, ctx, alignment="paper_literal")}
 t3_truth = rp.table3(truth, ctx) if truth is not None else None
-display(rp.table3_comparison(t3, t3_truth, **variants))"""),
+display(hb.table3_comparison(t3, t3_truth, **variants))"""),
     ("md", r"""**Table III (reproduced).** The paper's CSR/JPL/GSFC columns are its values only (the products are
 not offline). "ours n" is the number of balance years inside the paper's period for which both the
 balance and a complete 13-month window exist: the 2017–2018 gap removes two to three years, and the
@@ -258,7 +258,7 @@ regions. The OLS error ignores the autocorrelation of the monthly residuals, so 
     ("code", SETUP),
     ("code", """tr = rp.regional_trend_table(sol, ctx)
 tr_truth = rp.regional_trend_table(truth, ctx) if truth is not None else None
-display(rp.regional_comparison(tr, tr_truth))"""),
+display(hb.regional_comparison(tr, tr_truth))"""),
     ("md", r"""**Regional trends (Fig. 10 as a table).** Trend and 95 % error [Gt/yr] per HiMAP region (number
 as in the paper) and for HMA, with the fit and GIA parts of the error; "paper" is filled where the
 paper quotes a value (the three largest losses and the total); "truth" is the synthetic world's truth
@@ -308,7 +308,7 @@ HiMAP region (Gt/yr, printed on the region). The largest losses sit in the Centr
 Nyainqentanglha and Western Himalaya, and the Karakoram/West Kunlun are near balance ("Karakoram
 anomaly"); compare the cell extremes below with the paper's 12.6, 12.0 and 9.8 cm/yr."""),
     ("code", """mx = rp.max_cell_trends(sol, ctx)
-ref = rp.paper_numbers_table("max_cell_trend")
+ref = hb.paper_numbers_table("max_cell_trend")
 mx["paper"] = [ref.get(f"max_cell_trend.{g}") for g in mx.index]
 if truth is not None:
     mx["truth"] = rp.max_cell_trends(truth, ctx)["trend_cm_yr"]
@@ -341,7 +341,7 @@ x = np.arange(len(regs))
 ax.bar(x, tr.loc[regs, "trend"], yerr=tr.loc[regs, "error95"], color="C0", capsize=3, label="ours ± 95 %")
 if tr_truth is not None:
     ax.scatter(x, tr_truth.loc[regs, "trend"], marker="_", s=250, color="k", zorder=4, label="truth")
-ref = rp.paper_numbers_table("trend.region")
+ref = hb.paper_numbers_table("trend.region")
 for k, r in enumerate(regs):
     if f"trend.region.{r}" in ref:
         ax.scatter(k, ref[f"trend.region.{r}"], marker="*", s=90, color="C3", zorder=5,

@@ -22,7 +22,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 
 import hma_mascon.book as hb
-from hma_mascon import consistency, experiments, maps, paper
+from hma_mascon import consistency, diagnostics, experiments, maps, paper
 from hma_mascon.love_numbers import load_love_numbers
 from hma_mascon.timeseries import trend_with_error
 
@@ -165,7 +165,7 @@ $$
 A^{g}_{ij} = G\rho_w S_j\,\frac{r_i - d_j\cos\psi_{ij}}{l_{ij}^3}
 \quad(\text{minus its degree-0 part, which the data do not contain}).
 $$"""),
-    ("code", """col, row = experiments.kernel_maps(params.box, params.altitude_km * 1e3, params.kind, params.mascon_step_deg,
+    ("code", """col, row = diagnostics.kernel_maps(params.box, params.altitude_km * 1e3, params.kind, params.mascon_step_deg,
                                   params.obs_step_deg, nmax=params.nmax)
 fig = maps.map_panels([col * 1e8, row * 1e8], ["column of A: one mascon, all observations",
                              "row of A: one observation, all mascons"], ncols=2, regions=regions,
@@ -186,7 +186,7 @@ Cholesky factor (§6). The spectrum is shown for a $4^\circ\times4^\circ$ sub-bo
     ("code", """stokes, priors = hb.book_inputs(params)  # GRACE anomalies and priors, cached for chapters 2-4
 cx, cy = (params.box[0] + params.box[1]) / 2, (params.box[2] + params.box[3]) / 2
 sub = (cx - 2, cx + 2, cy - 2, cy + 2)
-spec = experiments.observation_covariance_spectrum(stokes, load_love_numbers(params.nmax), sub,
+spec = diagnostics.observation_covariance_spectrum(stokes, load_love_numbers(params.nmax), sub,
                                                    params.altitude_km * 1e3, params.obs_step_deg, params.kind)
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.semilogy(np.arange(1, spec["eigenvalues"].size + 1), np.maximum(spec["eigenvalues"], 1e-300), ".-", ms=3,
@@ -207,7 +207,7 @@ $R_{pre} = R_g + R_l + R_h$, a sum of precisions (rule A, literal), which lets t
 win. The package's default is rule B: the components add, so their variances add,
 $\sigma^2_{tot,i} = \sum_k\sigma^2_{k,i}$ and $R_{ii} = 1/\max(\sigma_{tot,i},\sigma_{floor})^2$ [AMB-6],
 with $\sigma_{floor}$ = `prior_floor_m` [AMB-7]."""),
-    ("code", """sig = experiments.prior_sigma_maps(priors, grid, params.prior_floor_m)
+    ("code", """sig = diagnostics.prior_sigma_maps(priors, grid, params.prior_floor_m)
 comps = [k for k in ("glacier", "lake", "hydrology") if f"sigma_{k}" in sig]
 fig = maps.map_panels([sig[f"sigma_{k}"] for k in comps] + [sig["sigma_rule_B"], sig["sigma_rule_A"]],
                              [f"prior RMS: {k}" for k in comps] + ["combined, rule B (default)", "combined, rule A (literal)"],
@@ -282,7 +282,7 @@ For each calendar month the prior components, detrended, give the second moment 
 $\sigma^2_{k,i}(c) = \overline{\tilde x_{k,i}(y,c)^2}$ (not the variance about the monthly mean, since
 $x_{sv}$ must carry the seasonal cycle); rule B and the floor as for $R_{pre}$."""),
     ("code", """stokes, priors = hb.book_inputs(params)  # cached: shared with chapters 2 and 3
-sig = experiments.prior_sigma_maps(priors, grid, params.prior_floor_m)
+sig = diagnostics.prior_sigma_maps(priors, grid, params.prior_floor_m)
 months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 fig = maps.map_panels([sig["sigma_sv"].sel(calendar_month=c) for c in range(1, 13)], months, ncols=4,
                              symmetric=False, vmin=0, panel_size=(3.3, 2.1), colorbar_label="sigma of R_sv [cm]",
@@ -314,8 +314,8 @@ summer and leaves by winter, on top of the steady glacier loss."""),
 The total over the box, $M(t) = \sum_j\rho_w S_j x_j(t)/10^{12}$ Gt, with the six-term trend and its 95 %
 error. The paper's $-25.8$ Gt/yr is for the *glacier* signal of the 16 HiMAP regions (soil moisture
 and GIA removed, chapter 7), not for the total of the box; it is printed for orientation only."""),
-    ("code", """tot = experiments.box_total_gt(sol)
-gl = experiments.box_total_gt(sol, "glacier_lwe_thickness") if "glacier_lwe_thickness" in sol else None
+    ("code", """tot = diagnostics.box_total_gt(sol)
+gl = diagnostics.box_total_gt(sol, "glacier_lwe_thickness") if "glacier_lwe_thickness" in sol else None
 t = sol["decimal_year"].values
 fig, ax = plt.subplots(figsize=(9, 3.6))
 rows = {}
@@ -326,7 +326,7 @@ if synthetic:
     tr = tr.reindex(time=sol.time.values, method="nearest", tolerance=np.timedelta64(20, "D"))
     tr = tr.sel(lat=sol.lat, lon=sol.lon, method="nearest").assign_coords(lat=sol.lat, lon=sol.lon)
     tr = tr.assign(cell_area=sol["cell_area"], is_buffer=sol["is_buffer"])
-    tt = experiments.box_total_gt(tr)
+    tt = diagnostics.box_total_gt(tr)
     series["truth (total)"] = tt - tt.mean()
 for name, s in series.items():
     if s is None:

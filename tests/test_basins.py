@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _grid_standin import make_grid
 
 from hma_mascon.basins import basin_comparison, basin_weights, grace_months, load_basin_series
-
-from _grid_standin import make_grid
 
 
 @pytest.mark.realdata

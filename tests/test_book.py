@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,8 @@ import xarray as xr
 
 from hma_mascon import __version__ as book_version
 from hma_mascon import book
+from hma_mascon.book import ParameterError, cache_key, cached, validate_parameters
 from hma_mascon.book import build as book_build
-from hma_mascon.book import ParameterError, cached, cache_key, validate_parameters
-
 
 # ------------------------------------------------------------------ parameters
 

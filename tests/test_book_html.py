@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 
 from hma_mascon import book

@@ -16,12 +16,12 @@ import pytest
 
 from hma_mascon.constants import A_GRACE, GM_GRACE, RHO_WATER
 from hma_mascon.estimator import PointMassMascon
-from hma_mascon.two_step import fit_six_term
 from hma_mascon.geometry import mascon_grid
 from hma_mascon.love_numbers import load_love_numbers
 from hma_mascon.priors import PriorComponent
 from hma_mascon.stokes import coefficient_index, from_coefficient_vector
 from hma_mascon.synthesis import point_mass_coefficients
+from hma_mascon.two_step import fit_six_term
 
 BOX = (80.0, 90.0, 28.0, 36.0)
 NMAX = 96

@@ -68,7 +68,11 @@ def test_gaussian_spreads_but_conserves_mass(love):
 
 def test_ddk_acts_on_stokes_not_on_ewh_coefficients(love):
     """Filtering EWH coefficients with the DDK blocks gives a different field: the order matters."""
-    from hma_mascon.synthesis import analyse_ewh_grid, ewh_coefficients_to_stokes, stokes_to_ewh_coefficients
+    from hma_mascon.synthesis import (
+        analyse_ewh_grid,
+        ewh_coefficients_to_stokes,
+        stokes_to_ewh_coefficients,
+    )
 
     lat, lon = _grid()
     h = _field(_disc(lat, lon, radius_deg=3.0), lat, lon)

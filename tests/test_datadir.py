@@ -16,7 +16,6 @@ import pytest
 from hma_mascon import datadir
 from hma_mascon.cli import main
 
-
 # --------------------------------------------------------------------------- resolve_data_dir
 
 

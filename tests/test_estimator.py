@@ -9,7 +9,7 @@ from hma_mascon.eigensystem import eigen_system, regularized_solve
 from hma_mascon.estimator import PointMassMascon
 from hma_mascon.kernels import remove_degree0
 from hma_mascon.params import ParameterError
-from hma_mascon.resolution import apply_resolution, trend_recovery
+from hma_mascon.resolution import apply_resolution
 from hma_mascon.stokes import calendar_months
 from hma_mascon.timeseries import harmonic_design
 from hma_mascon.two_step import fit_six_term, preliminary_solve, refined_solve, two_step_solve

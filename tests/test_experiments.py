@@ -1,10 +1,10 @@
 """Tests of the closed-loop experiment tools (hma_mascon.experiments)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
 
+from hma_mascon import diagnostics as dg
 from hma_mascon import experiments as ex
 from hma_mascon.constants import HMA_BOX, RHO_WATER
 from hma_mascon.geometry import mascon_grid
@@ -74,7 +74,7 @@ def test_regional_trend_errors_and_error_map():
 def test_resolution_spread_identity_and_blur():
     grid = mascon_grid((80.0, 84.0, 30.0, 34.0), 0.5)
     m = grid.size
-    sp = ex.resolution_spread(np.eye(m), grid)
+    sp = dg.resolution_spread(np.eye(m), grid)
     np.testing.assert_allclose(sp["spread_km"], 0.0, atol=1e-9)
     np.testing.assert_allclose(sp["diagonal"], 1.0)
     # blur: every cell shares its impulse with its 4 neighbours -> spread about one cell (~50 km)
@@ -84,7 +84,7 @@ def test_resolution_spread_identity_and_blur():
         nb = np.flatnonzero((np.abs(lat - lat[j]) + np.abs(lon - lon[j]) > 0.1)
                             & (np.abs(lat - lat[j]) + np.abs(lon - lon[j]) < 0.6))
         H[nb, j] = 0.5
-    sp2 = ex.resolution_spread(H, grid, cells=[m // 2 + 4])
+    sp2 = dg.resolution_spread(H, grid, cells=[m // 2 + 4])
     assert 35.0 < float(sp2["spread_km"].iloc[0]) < 56.0
 
 
@@ -94,7 +94,7 @@ def test_box_total():
     sol = xr.Dataset({"lwe_thickness": (("time", "lat", "lon"), np.full((2,) + grid.shape, 100.0)),
                       "cell_area": (("lat", "lon"), area),
                       "is_buffer": (("lat", "lon"), np.array([[0, 0], [0, 1]], "i1"))})
-    tot = ex.box_total_gt(sol)
+    tot = dg.box_total_gt(sol)
     expected = RHO_WATER * area.ravel()[:3].sum() / 1e12  # 1 m over the three non-buffer cells
     np.testing.assert_allclose(tot.values, expected, rtol=1e-12)
     assert tot.attrs["units"] == "Gt"
@@ -118,20 +118,20 @@ def test_closed_loop_tiny_problem(tiny_problem):
     est = ex.fit_variant(p)
     m = ex.recovery_metrics(est.x_, p.truth, p.t, p.grid.area, p.inner)
     assert m["rms_error_cm"] < 3 * m["rms_signal_cm"]
-    H_small = ex.resolution_matrix(est, p, alpha=1e-9)
-    H_big = ex.resolution_matrix(est, p, alpha=1e9)
+    H_small = dg.resolution_matrix(est, p, alpha=1e-9)
+    H_big = dg.resolution_matrix(est, p, alpha=1e9)
     d_small = np.median(np.diag(H_small))
     d_big = np.median(np.diag(H_big))
     assert d_big < 1e-3
-    assert d_small > np.median(np.diag(ex.resolution_matrix(est, p))) > d_big
+    assert d_small > np.median(np.diag(dg.resolution_matrix(est, p))) > d_big
     # trace H = t(alpha) = sum lambda/(lambda + alpha) of the generalized eigenproblem (independent path)
     from hma_mascon.eigensystem import eigen_system
 
     Aw, _, _ = ex._whitened(est, p)
     solver = eigen_system(Aw, est.r_pre_).solver
     for a in (1e-6, 1e-2, 1e2):
-        assert np.trace(ex.resolution_matrix(est, p, alpha=a)) == pytest.approx(solver.dof(a), rel=1e-6)
-    curves = ex.alpha_curves(est, p, month=0)
+        assert np.trace(dg.resolution_matrix(est, p, alpha=a)) == pytest.approx(solver.dof(a), rel=1e-6)
+    curves = dg.alpha_curves(est, p, month=0)
     assert np.all(np.diff(curves["prior_norm"].values) <= 1e-12 * curves["prior_norm"].max())  # eta falls
     assert np.all(np.diff(curves["dof"].values) <= 1e-9)  # t(alpha) falls
     assert np.all(np.diff(curves["residual"].values) >= -1e-9 * curves["residual"].max())  # Omega rises
@@ -141,8 +141,8 @@ def test_kernel_maps_sign_altitude_and_reciprocity():
     """A mass excess pulls down (positive radial kernel, peak above the mascon); a lower orbit sees a
     stronger, narrower peak; row and column of the same pair agree (A_ij is one number)."""
     box = (82.0, 88.0, 28.0, 34.0)
-    col450, row450 = ex.kernel_maps(box, 450e3, at=(31.0, 85.0), nmax=60)
-    col400, _ = ex.kernel_maps(box, 400e3, at=(31.0, 85.0), nmax=60)
+    col450, row450 = dg.kernel_maps(box, 450e3, at=(31.0, 85.0), nmax=60)
+    col400, _ = dg.kernel_maps(box, 400e3, at=(31.0, 85.0), nmax=60)
     iy, ix = np.unravel_index(int(np.argmax(col450.values)), col450.shape)
     # within a mascon half-cell + an observation step (+ geodetic vs geocentric latitude) of the mass
     assert abs(float(col450.lat[iy]) - 31.0) <= 0.65 and abs(float(col450.lon[ix]) - 85.0) <= 0.65

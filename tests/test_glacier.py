@@ -14,7 +14,7 @@ def test_glacier_signal_closed_loop():
     glacier = rng.normal(size=(t.size, 4))
     sm = rng.normal(size=(t.size, 4))
     gia = np.array([0.01, -0.02, 0.0, 0.005])
-    from hma_mascon.glacier import _decimal_years
+    from hma_mascon.timeseries import decimal_year as _decimal_years
     tdec = _decimal_years(t)
     x = glacier + sm + np.outer(tdec - 2005.0, gia)
     out = glacier_signal(x, t, soil_moisture=sm, gia_rate=gia, t0=2005.0)

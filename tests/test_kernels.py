@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyshtools.legendre import PlmBar, PlmIndex
 
-from hma_mascon.constants import A_GRACE, G, GM_GRACE, RHO_WATER
+from hma_mascon.constants import A_GRACE, GM_GRACE, RHO_WATER, G
 from hma_mascon.geometry import mascon_grid, observation_grid
 from hma_mascon.kernels import design_matrix, design_matrix_3d, point_mass_kernel
 

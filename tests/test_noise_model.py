@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hma_mascon.noise_model import (calibrate_sigmas, empirical_coefficient_sigma, monthly_noise_factor,
-                                    six_term_residual_rms, smooth_over_degree)
+from hma_mascon.noise_model import (
+    calibrate_sigmas,
+    empirical_coefficient_sigma,
+    monthly_noise_factor,
+    six_term_residual_rms,
+    smooth_over_degree,
+)
 
 NMAX = 20
 

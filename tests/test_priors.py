@@ -6,13 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-
-from hma_mascon.priors import (hydrology_prior_from_grace, load_priors, rate_rms, regrid_to_cells,
-                               seasonal_second_moment, series_rms, shean_rate_grid, hugonnet_comparison,
-                               PriorComponent)
-from hma_mascon.priors import _decimal_years
-
 from _grid_standin import make_grid
+
+from hma_mascon.priors import (
+    PriorComponent,
+    hugonnet_comparison,
+    hydrology_prior_from_grace,
+    load_priors,
+    rate_rms,
+    regrid_to_cells,
+    seasonal_second_moment,
+    series_rms,
+    shean_rate_grid,
+)
+from hma_mascon.timeseries import decimal_year as _decimal_years
 
 
 @pytest.fixture(scope="module")

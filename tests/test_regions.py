@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-import geopandas as gpd
+from _grid_standin import make_grid
 
 from hma_mascon import regions
-from hma_mascon.regions import (PAPER_REGIONS, area_fraction_weights, load_regions, load_wgms_balances,
-                                load_wgms_stations, point_cell_index, regional_mass)
-
-from _grid_standin import make_grid
+from hma_mascon.regions import (
+    PAPER_REGIONS,
+    area_fraction_weights,
+    load_regions,
+    load_wgms_balances,
+    load_wgms_stations,
+    point_cell_index,
+    regional_mass,
+)
 
 
 def _box(w, e, s, n, k=40):

@@ -6,19 +6,51 @@
 * :mod:`~hma_mascon.book.cache` -- one solution shared by all notebooks, never silently stale;
 * :mod:`~hma_mascon.book.chapters` -- the calls the chapters share (the cached solution, its inputs,
   the reduced problem);
+* :mod:`~hma_mascon.book.tables` -- ours beside the paper's numbers and the truth, as tables;
 * :mod:`~hma_mascon.book.build` -- ``hma-mascon book``: papermill, Jupyter Book, offline MathJax.
 
 Notebooks ``import hma_mascon.book as hb`` and use the names re-exported here.
 """
 
-from .build import (BOOK_ROOT, BookResult, execute_notebook, find_external_urls, install_mathjax, register_cli,
-                    run_book, strip_external_links, toc_files, toc_notebooks)
-from .cache import cache_key, cached, cached_solution, data_identity, default_cache_dir, source_fingerprint
-from .chapters import (book_grid, book_inputs, book_regions, book_solution, reduced_book_solution,
-                       reduced_problem_for_book)
-from .parameters import (BOOK_KEYS, BookParameters, ParameterError, parse_assignments, resolve_book_data_dir,
-                         setup_notebook, validate_parameters)
+from .build import (
+                    BOOK_ROOT,
+                    BookResult,
+                    execute_notebook,
+                    find_external_urls,
+                    install_mathjax,
+                    register_cli,
+                    run_book,
+                    strip_external_links,
+                    toc_files,
+                    toc_notebooks,
+)
+from .cache import (
+                    cache_key,
+                    cached,
+                    cached_solution,
+                    data_identity,
+                    default_cache_dir,
+                    source_fingerprint,
+)
+from .chapters import (
+                    book_grid,
+                    book_inputs,
+                    book_regions,
+                    book_solution,
+                    reduced_book_solution,
+                    reduced_problem_for_book,
+)
+from .parameters import (
+                    BOOK_KEYS,
+                    BookParameters,
+                    ParameterError,
+                    parse_assignments,
+                    resolve_book_data_dir,
+                    setup_notebook,
+                    validate_parameters,
+)
 from .provenance import Banner, git_commit, provenance_banner
+from .tables import paper_numbers_table, regional_comparison, table2_comparison, table3_comparison
 
 __all__ = [
     "BOOK_ROOT", "BookResult", "execute_notebook", "find_external_urls", "install_mathjax", "register_cli",
@@ -26,5 +58,6 @@ __all__ = [
     "data_identity", "default_cache_dir", "source_fingerprint", "book_grid", "book_inputs", "book_regions",
     "book_solution", "reduced_book_solution", "reduced_problem_for_book", "BOOK_KEYS", "BookParameters",
     "ParameterError", "parse_assignments", "resolve_book_data_dir", "setup_notebook", "validate_parameters",
-    "Banner", "git_commit", "provenance_banner",
+    "Banner", "git_commit", "provenance_banner", "paper_numbers_table", "regional_comparison",
+    "table2_comparison", "table3_comparison",
 ]

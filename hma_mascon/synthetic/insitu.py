@@ -14,8 +14,8 @@ import datetime as _dt
 import numpy as np
 import pandas as pd
 
+from ..timeseries import decimal_year
 from . import parameters as P
-from .months import decimal_year
 
 MB_COLUMNS = ["YEAR", "WGMS_ID", "POLITICAL_UNIT", "NAME", "AREA", "WINTER_BALANCE", "SUMMER_BALANCE",
               "ANNUAL_BALANCE", "REMARKS", "RGI_ID"]

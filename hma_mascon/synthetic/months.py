@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..stokes import unique_month_labels
+from ..timeseries import decimal_year
 
 # start DOY - end DOY - mission, from the mirror's file names (see module docstring)
 _SPANS = """
@@ -117,15 +118,6 @@ def _labels(t0, t1, mid):
     """Unique GRACE month labels: the shared rule of :func:`hma_mascon.stokes.unique_month_labels`
     (collisions of the 2011-10/11 and 2015-04/05 special months resolved), else mid-point months."""
     return np.asarray(unique_month_labels(t0, t1), dtype=str)
-
-
-def decimal_year(time) -> np.ndarray:
-    """Decimal year of datetime64 values (fraction of the actual year length)."""
-    t = pd.DatetimeIndex(np.atleast_1d(np.asarray(time, dtype="datetime64[ns]")))
-    start = pd.to_datetime({"year": t.year, "month": 1, "day": 1})
-    end = pd.to_datetime({"year": t.year + 1, "month": 1, "day": 1})
-    frac = (t - pd.DatetimeIndex(start)) / (pd.DatetimeIndex(end) - pd.DatetimeIndex(start))
-    return np.asarray(t.year + np.asarray(frac), dtype=float)
 
 
 def calendar_months(first: str, last: str) -> pd.DataFrame:

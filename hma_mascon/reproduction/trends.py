@@ -1,0 +1,167 @@
+"""Trends of the paper (Sec. V-A, Figs. 8-10, Table IV): regional glacier trends with their 95 % errors,
+the damping of a prior-shaped trend, the largest cell losses, the Table IV periods and the
+soil-moisture trend that stays in the offline glacier signal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..datadir import DatasetNotFoundError
+from ..glacier import regional_trends
+from ..paper import paper_numbers
+from ..priors import load_soil_moisture
+from ..regions import (
+    regional_mass,
+)
+from .context import (
+    MAX_CELL_GROUPS,
+    PAPER_PERIOD,
+    TABLE4_LITERATURE,
+    Context,
+    is_truncated,
+    month_span,
+    period_mask,
+    regional_glacier_mass,
+    trend_map,
+)
+
+
+def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lwe_thickness") -> pd.DataFrame:
+    """Trend and 95 % error [Gt/yr] per region and for HMA over the available months of ``period``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`hma_mascon.glacier.regional_trends` columns plus ``number`` (HiMAP number, 0 for HMA)
+        and ``truncated`` (the period reaches outside the solution's months, §11).
+    """
+
+    mass = regional_glacier_mass(sol, ctx, var)
+    df = regional_trends(mass, sol["time"].values, gia_mass_trends_by_model=ctx.gia_trends, period=period)
+    numbers = dict(zip(ctx.regions["region"], ctx.regions["number"]))
+    df["number"] = [int(numbers.get(r, 0)) for r in df.index]
+    df["truncated"] = is_truncated(sol, period)
+    damp = regional_damping(sol, ctx)
+    if damp is not None:
+        df = df.join(damp)
+        df["error95_with_damping"] = np.hypot(df["error95"], df["damping"])
+    return df
+
+
+def regional_damping(sol, ctx: Context) -> pd.DataFrame | None:
+    """Regularization damping of a glacier trend shaped like the glacier prior, per region [Gt/yr].
+
+    The solution's ``glacier_prior_trend`` (the prior's trend, the probe) and
+    ``glacier_prior_trend_recovered`` (what the two-step solve returns for it, noise-free:
+    :func:`hma_mascon.estimator.trend_recovery`) are summed per region like the mass (§10.3).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Index region; ``probe_trend`` and ``probe_recovered`` [Gt/yr], ``damping`` = recovered -
+        probe (the expected bias of our trend if the truth were shaped like the prior; a systematic
+        error that the fit and GIA terms do not contain), ``gain`` = probe / recovered (the scaling
+        factor of Landerer & Swenson 2012, NaN where the recovery is below 10 % or the probe is
+        below 0.01 Gt/yr). None when the solution carries no probe.
+    """
+
+    if "glacier_prior_trend_recovered" not in sol:
+        return None
+    probe = np.asarray(sol["glacier_prior_trend"].transpose("lat", "lon").values, float).ravel() / 100.0
+    rec = np.asarray(sol["glacier_prior_trend_recovered"].transpose("lat", "lon").values, float).ravel() / 100.0
+    m = regional_mass(np.vstack([probe, rec]), ctx.weights, ctx.grid)
+    p, r = np.asarray(m.values[0], float), np.asarray(m.values[1], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where((np.abs(p) >= 0.01) & (r / np.where(p == 0, np.nan, p) > 0.1), p / r, np.nan)
+    return pd.DataFrame({"probe_trend": p, "probe_recovered": r, "damping": r - p, "gain": gain},
+                        index=pd.Index(m["region"].values, name="region"))
+
+
+def max_cell_trends(sol, ctx: Context, var="glacier_lwe_thickness", period=PAPER_PERIOD) -> pd.DataFrame:
+    """Largest cell loss [cm/yr] of each group of :data:`MAX_CELL_GROUPS` (Sec. V-A, Fig. 8).
+
+    A cell belongs to the region holding the largest fraction of its area (at least one half) and
+    counts only if it holds glacier (RGI area > 0, as for the per-cell regression [AMB-13]): the
+    glacier signal still contains lake and groundwater trends (only soil moisture and GIA are
+    removed, §10.1), which would otherwise win in glacier-free cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index group; columns ``trend_cm_yr`` (the minimum of the glacier trend map), ``lat``, ``lon``,
+        ``region``, ``n_cells``.
+    """
+    trend = 100.0 * trend_map(sol, var, period)
+    w = np.asarray(ctx.weights.values)
+    names = np.asarray(ctx.weights["region"].values).astype(str)
+    owner = np.where((w.max(axis=0) >= 0.5) & (ctx.glacier_area_km2 > 0), w.argmax(axis=0), -1)
+    rows = []
+    for group, members in MAX_CELL_GROUPS.items():
+        idx = [k for k, n in enumerate(names) if n in members]
+        cells = np.flatnonzero(np.isin(owner, idx) & np.isfinite(trend))
+        if cells.size == 0:
+            rows.append({"group": group, "trend_cm_yr": np.nan, "lat": np.nan, "lon": np.nan, "region": "",
+                         "n_cells": 0})
+            continue
+        j = cells[np.argmin(trend[cells])]
+        rows.append({"group": group, "trend_cm_yr": float(trend[j]), "lat": float(ctx.grid.lat[j]),
+                     "lon": float(ctx.grid.lon[j]), "region": names[owner[j]], "n_cells": int(cells.size)})
+    return pd.DataFrame(rows).set_index("group")
+
+
+def table4(sol, ctx: Context, var="glacier_lwe_thickness") -> pd.DataFrame:
+    """Table IV: HMA glacier trend over each study's period, available months only (§11).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index study; columns ``period``, ``literature``, ``literature_error``, ``paper_ours``,
+        ``paper_ours_error`` (the paper's "Our results"), ``ours``, ``ours_error95`` [Gt/yr],
+        ``n_months``, ``start``, ``end`` (months used), ``truncated``.
+    """
+
+    ref = paper_numbers()
+    mass = regional_glacier_mass(sol, ctx, var).sel(region=["HMA"])
+    gia = None if ctx.gia_trends is None else ctx.gia_trends.sel(region=["HMA"])
+    rows = []
+    for study, (span, lit, lit_err) in TABLE4_LITERATURE.items():
+        period = month_span(span)
+        qid = f"table4.{study}.{span}"
+        row = {"study": study, "period": span, "literature": lit, "literature_error": lit_err,
+               "paper_ours": ref.loc[qid, "value"], "paper_ours_error": ref.loc[qid, "tolerance"]}
+        sel = period_mask(sol["time"].values, period) & np.isfinite(mass.values[:, 0])
+        if sel.sum() < 12:
+            row.update(ours=np.nan, ours_error95=np.nan, n_months=int(sel.sum()), start="", end="",
+                       truncated=True)
+        else:
+            df = regional_trends(mass, sol["time"].values, gia_mass_trends_by_model=gia, period=period)
+            r = df.loc["HMA"]
+            row.update(ours=r.trend, ours_error95=r.error95, n_months=int(r.n_months), start=r.start,
+                       end=r.end, truncated=is_truncated(sol, period))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("study")
+
+
+def soil_moisture_trend_table(sol, ctx: Context, period=PAPER_PERIOD) -> pd.DataFrame | None:
+    """Regional trend [Gt/yr] of the soil-moisture product over the solution's months: what the
+    glacier trend would carry if soil moisture were not removed (§10.1).
+
+    The real mirror has no GLDAS grid, so on real data it is not removed and this returns None;
+    in the synthetic world the GLDAS-like stand-in gives the size of that omission.
+    """
+
+    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
+    try:
+        ref = (str(months[0]), str(months[-1])) if months is not None else None
+        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
+    except DatasetNotFoundError:
+        return None
+    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+    x = np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
+    ok = np.all(np.isfinite(x), axis=1)
+    mass = regional_mass(x[ok], ctx.weights, ctx.grid, time=sol["time"].values[ok])
+    df = regional_trends(mass, sol["time"].values[ok], period=period)
+    return df[["trend", "error95", "n_months"]].rename(columns={"trend": "soil_moisture_trend",
+                                                              "error95": "soil_moisture_error95"})

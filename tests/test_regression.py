@@ -1,0 +1,91 @@
+"""Behaviour kept through the redesign of issue 10 ("one path from data to page").
+
+``tests/data/regression/*.nc`` are the outputs of two reduced solves computed with the code before the
+redesign (commit 699829b): the synthetic world and the real CSR data, box 78-86 E x 29-35 N, 2004-01..
+2004-12, glacier signal on, buffers of 2 deg (synthetic) and 5 deg (real). The same solves through the
+new parameter table and the one input path (:func:`hma_mascon.inputs.prepare`) must give every data
+variable to 1e-9 relative (of the variable's largest magnitude) with the same missing values.
+
+A deliberate change of the results (a new default, a new synthetic world) regenerates the reference
+(``python tests/test_regression.py``) and says so in its commit; the synthetic world's generator
+version is recorded in the reference file so that a stale reference is reported as such.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hma_mascon.pipeline import run_solution
+from hma_mascon.synthetic import GENERATOR_VERSION
+
+REF = Path(__file__).parent / "data" / "regression"
+BOX = (78.0, 86.0, 29.0, 35.0)
+CASES = {
+    "reduced_synthetic": dict(mascon_buffer_deg=2.0),
+    "reduced_real_csr": dict(mascon_buffer_deg=5.0),
+}
+RTOL = 1e-9
+
+
+def solve(name, data_dir):
+    return run_solution(data_dir, box=BOX, period_start="2004-01", period_end="2004-12", obs_buffer_deg=None,
+                        progress=False, **CASES[name])
+
+
+def compare(old: xr.Dataset, new: xr.Dataset) -> dict:
+    """Largest relative difference of every data variable (NaN where the missing values differ)."""
+    out = {}
+    assert set(old.data_vars) == set(new.data_vars), set(old.data_vars) ^ set(new.data_vars)
+    for v in old.data_vars:
+        a, b = np.asarray(old[v].values, float), np.asarray(new[v].values, float)
+        assert a.shape == b.shape, (v, a.shape, b.shape)
+        if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+            out[v] = np.nan
+            continue
+        scale = np.nanmax(np.abs(a)) if np.isfinite(a).any() else 0.0
+        out[v] = float(np.nanmax(np.abs(a - b)) / scale) if scale > 0 else 0.0
+    return out
+
+
+def _check(name, data_dir):
+    old = xr.open_dataset(REF / f"{name}.nc")
+    if name == "reduced_synthetic" and old.attrs.get("regression_generator_version", "1.0.0") != GENERATOR_VERSION:
+        pytest.fail(f"{REF / name}.nc was made with synthetic generator "
+                    f"{old.attrs.get('regression_generator_version', '1.0.0')}, the package has {GENERATOR_VERSION}: "
+                    "regenerate it (python tests/test_regression.py) and say so in the commit")
+    diffs = compare(old, solve(name, data_dir))
+    bad = {k: v for k, v in diffs.items() if not (v <= RTOL)}
+    assert not bad, f"{name}: variables differ from the pre-redesign output: {bad}"
+
+
+def test_reduced_synthetic_solve_is_unchanged():
+    _check("reduced_synthetic", None)
+
+
+@pytest.mark.realdata
+def test_reduced_real_csr_solve_is_unchanged(data_dir):
+    _check("reduced_real_csr", data_dir)
+
+
+def test_the_comparison_can_fail():
+    ds = xr.Dataset({"x": ("t", np.array([1.0, 2.0, np.nan]))})
+    assert compare(ds, ds)["x"] == 0.0
+    assert compare(ds, ds + 1e-6)["x"] > RTOL
+    assert np.isnan(compare(ds, ds.fillna(0.0))["x"])
+
+
+if __name__ == "__main__":  # regenerate the references (a deliberate change)
+    data = sys.argv[1] if len(sys.argv) > 1 else None
+    for case in CASES:
+        if case == "reduced_real_csr" and data is None:
+            print("skipping the real-data reference: pass the data directory")
+            continue
+        ds = solve(case, None if case == "reduced_synthetic" else data)
+        ds.attrs["regression_generator_version"] = GENERATOR_VERSION
+        ds.to_netcdf(REF / f"{case}.nc")
+        print(f"wrote {REF / case}.nc")
