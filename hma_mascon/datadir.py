@@ -751,7 +751,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(table.to_string(index=False))
     ok, reasons = _status_ok(df)
     root = Path(df.attrs["data_dir"])
-    if (root / "hma_synthetic.json").is_file():
+    if is_synthetic(root):
         print("note: this is a synthetic data directory (hma_synthetic.json); real-data checksums do not apply")
     if ok:
         print("OK: every dataset obtainable offline is present and every recorded checksum matches")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import time as _time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -189,7 +188,7 @@ def load_reduced_problem(data_dir, box, *, month_step=3, buffer_deg=1.5, setting
     if "grace_ewh" not in priors:
         priors["grace_ewh"] = filtered_grace_ewh(inputs.stokes, grid, inputs.love)
     truth = None
-    if inputs.synthetic and (Path(data_dir) / "truth" / "truth.nc").is_file():
+    if inputs.synthetic:
         truth = truth_anomalies(load_truth(data_dir), grid, inputs.stokes["time"].values)
     base = {k: v for k, v in settings.stage("estimator").items() if k not in _PROBLEM_GEOMETRY}
     return ReducedProblem(stokes=inputs.stokes, love=inputs.love, priors=priors, box=tuple(box), buffer_deg=buffer_deg,
