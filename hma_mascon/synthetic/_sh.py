@@ -1,14 +1,12 @@
-"""Spherical-harmonic analysis/synthesis used by the synthetic world (private).
+"""Batched spherical-harmonic analysis of the synthetic world's Driscoll-Healy grids (private).
 
-Heavy lifting: pyshtools (``SHExpandDH`` on a Driscoll-Healy grid, ``MakeGridDH``), 4pi-normalised,
-no Condon-Shortley phase (the geodesy convention of GRACE files). Written here: the EWH <-> Stokes
-scaling of Wahr et al. (1998),
-
-.. math:: \\Delta C_{nm} = \\frac{3\\rho_w (1 + k'_n)}{\\rho_e a (2n+1)}\\,\\hat\\sigma_{nm},
-
-with :math:`\\hat\\sigma_{nm}` the EWH coefficients [m]. Kept private and minimal so the synthetic
-world does not depend on the order in which the shared modules were written; the shared
-``synthesis.py`` implements the same relation (METHODS.md §10.7).
+:func:`analyse_many` is the quadrature of pyshtools' ``SHExpandDH`` (Driscoll & Healy 1994 weights
+from ``pyshtools.utils.DHaj``, 4pi-normalised, no Condon-Shortley phase), written as one FFT in
+longitude and one matrix product per order so that tens of patterns are analysed at once.
+**Why by hand (measured):** 24 HMA-sized patterns on the degree-359 grid take 0.47 s here against
+2.72 s for a loop over ``SHExpandDH`` (5.8x), with a largest relative difference of 1.1e-15; the
+world analyses several hundred patterns. The EWH <-> Stokes scaling is the package's own
+(:func:`hma_mascon.synthesis.ewh_degree_factors`).
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import pyshtools as pysh
 
 from ..constants import A_GRACE
 from ..love_numbers import load_love_numbers
+from ..synthesis import ewh_degree_factors
 from . import parameters as P
 
 
@@ -65,22 +64,15 @@ def analyse_many(grids: np.ndarray, nmax: int = P.NMAX) -> np.ndarray:
     return out
 
 
-def analyse(grid: np.ndarray, nmax: int = P.NMAX) -> np.ndarray:
-    """EWH coefficients (2, nmax+1, nmax+1) of a Driscoll-Healy grid (sampling 2), exact for the
-    grid's band limit and truncated at ``nmax``."""
-    return pysh.expand.SHExpandDH(np.ascontiguousarray(grid), norm=1, sampling=2, csphase=1, lmax_calc=nmax)
-
-
-def ewh_to_stokes_factors(nmax: int = P.NMAX, radius: float = A_GRACE) -> np.ndarray:
-    """Degree factors f_n with ΔC_nm = f_n σ̂_nm (EWH in metres), n = 0..nmax."""
-    k = np.asarray(load_love_numbers(nmax).values, float)
-    n = np.arange(nmax + 1)
-    return 3.0 * P.RHO_WATER * (1.0 + k) / (P.RHO_EARTH * radius * (2 * n + 1))
-
-
 def synthesise(cilm: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Evaluate a coefficient array (2, N+1, N+1) (same units out) at a lat/lon grid (ascending axes)."""
     lmax = cilm.shape[1] - 1
     clm = pysh.SHCoeffs.from_array(cilm, normalization="4pi", csphase=1, lmax=lmax)
     la, lo = np.meshgrid(lat, lon, indexing="ij")
     return clm.expand(lat=la.ravel(), lon=lo.ravel()).reshape(la.shape)
+
+
+def ewh_to_stokes_factors(nmax: int = P.NMAX, radius: float = A_GRACE) -> np.ndarray:
+    """Degree factors f_n with ΔC_nm = f_n σ̂_nm (EWH in metres), n = 0..nmax: the package's
+    :func:`hma_mascon.synthesis.ewh_degree_factors` (Wahr et al. 1998) with the PREM load Love numbers."""
+    return ewh_degree_factors(nmax, load_love_numbers(nmax), radius, inverse=True)

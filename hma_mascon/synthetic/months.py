@@ -120,7 +120,7 @@ def _labels(t0, t1, mid):
     return np.asarray(unique_month_labels(t0, t1), dtype=str)
 
 
-def calendar_months(first: str, last: str) -> pd.DataFrame:
+def month_sequence(first: str, last: str) -> pd.DataFrame:
     """Calendar months ``first`` .. ``last`` (``"YYYY-MM"``) stamped at mid-month (the manifest's grid
     format): columns ``time`` (datetime64, middle of the month), ``decimal_year``, ``month``."""
     p = pd.period_range(first, last, freq="M")

@@ -40,7 +40,7 @@ from .grids import blocks_to_dh, cell_area_m2, dh_axes, product_axes
 from .hydrology import hydrology_terms
 from .insitu import station_balances, station_links
 from .lakes import lake_terms
-from .months import calendar_months, grace_months
+from .months import grace_months, month_sequence
 from .noise import coefficient_noise, degree_sigma, month_factors
 from .priors import aster_series, noisy
 from .regions import region_polygons
@@ -234,12 +234,12 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     rp = rngs["priors"]
     products = {}
     gl_terms_fn = lambda tt: component("glacier", tt)  # noqa: E731
-    cm_aster = calendar_months(*P.ASTER_PERIOD)
+    cm_aster = month_sequence(*P.ASTER_PERIOD)
     aster = aster_series(gl_terms_fn, cm_aster["decimal_year"].to_numpy(), idx, rp)
     products["glaciers/aster_glacier_mass_0.5deg.nc"] = _cf_grid(
         "glacier_prior_grid", aster * CM, cm_aster["time"], lat, lon,
         "ASTER-like glacier mass change (synthetic: truth windows + errors, no seasonal cycle)")
-    cm_l = calendar_months("2002-01", P.LAKE_PRIOR_END)
+    cm_l = month_sequence("2002-01", P.LAKE_PRIOR_END)
     lk = component("lake", cm_l["decimal_year"].to_numpy())
     lake_mask = np.zeros(LA.shape)
     for term in lterms:
@@ -247,14 +247,14 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     products["lakes/lake_storage_0.5deg.nc"] = _cf_grid(
         "lake_storage", noisy(lk, P.LAKE_PRIOR_NOISE_CM / CM, rp, lake_mask) * CM, cm_l["time"], lat, lon,
         "Lake storage change (synthetic: truth + noise, to 2017)")
-    cm_h = calendar_months("2002-01", P.HYDRO_MODEL_END)
+    cm_h = month_sequence("2002-01", P.HYDRO_MODEL_END)
     th = cm_h["decimal_year"].to_numpy()
     hm = P.HYDRO_MODEL_AMPLITUDE_FACTOR * component("hydrology", th - P.HYDRO_MODEL_PHASE_ERROR,
                                                      {"soil", "snow", "soil_iav"})
     products["hydrology/wghm_tws_0.5deg.nc"] = _cf_grid(
         "hydrology_model", noisy(hm, P.HYDRO_MODEL_NOISE_CM / CM, rp) * CM, cm_h["time"], lat, lon,
         "WGHM-like TWS without glaciers and lakes (synthetic: no groundwater loss, phase and amplitude error)")
-    cm_s = calendar_months(*P.SOIL_MODEL_PERIOD)
+    cm_s = month_sequence(*P.SOIL_MODEL_PERIOD)
     sm = P.SOIL_MODEL_AMPLITUDE_FACTOR * component("hydrology", cm_s["decimal_year"].to_numpy(), {"soil", "soil_iav"})
     products["hydrology/gldas_soil_moisture_0.5deg.nc"] = _cf_grid(
         "soil_moisture", noisy(sm, P.SOIL_MODEL_NOISE_CM / CM, rp) * CM, cm_s["time"], lat, lon,
