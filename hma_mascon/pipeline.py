@@ -16,6 +16,7 @@ is used, so the command runs anywhere without downloads.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = ["run_solution", "register_cli", "SOURCES"]
 SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
 
 _GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
+#: further manifest datasets a solve may read (priors, GIA), checked by datadir.verify_inputs
+_CHECKED_INPUTS = (*_GIA_MODELS, "rgi6_glacier_area", "shean2020_mass_balance", "hugonnet2021_regional")
 
 
 def _grace_directory(source, data_dir):
@@ -57,7 +60,8 @@ _MIN_CALIBRATION_MONTHS = 24
 
 def _months_with_low_degrees(ds, tn13, tn14, provenance):
     """Drop the months that TN-13/TN-14 have no record for (e.g. ITSG's 2004-01: the CSR-flavoured
-    TN-13 follows CSR's month spans) and record them in ``provenance["months_dropped"]``."""
+    TN-13 follows CSR's month spans), record them in ``provenance["months_dropped"]`` and warn
+    (UserWarning naming the months and the reason)."""
     from .low_degree import match_records, read_tn13, read_tn14
 
     tables = [(read_tn13(tn13), "TN-13"), (read_tn14(tn14), "TN-14")]
@@ -72,6 +76,8 @@ def _months_with_low_degrees(ds, tn13, tn14, provenance):
             dropped.append(str(ds["month"].values[k]))
     if dropped:
         provenance["months_dropped"] = f"no TN-13/TN-14 record: {', '.join(dropped)}"
+        warnings.warn(f"{len(dropped)} month(s) dropped, no TN-13/TN-14 record in {tn13} / {tn14}: "
+                      f"{', '.join(dropped)} (recorded in provenance_months_dropped)", UserWarning, stacklevel=3)
         ds = ds.isel(time=keep)
     return ds
 
@@ -120,7 +126,7 @@ def _warn_small_box(est, sigma):
 
 def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *, reference=None,
                  prior_period=("2002-01", "2017-12"), glacier=True, progress=True, seed=None, sigma="auto",
-                 month_step=1, sigma_degree_split=20, **params):
+                 month_step=1, sigma_degree_split=20, allow_modified_inputs=False, **params):
     """Run the whole solution and return its CF Dataset (EWH in cm, :func:`output.solution_to_dataset`).
 
     Parameters
@@ -163,6 +169,10 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
     month_step : int
         Solve every ``month_step``-th month only (after the calibration on all months; fast
         real-data tests). Recorded in the ``month_step`` provenance attribute when > 1.
+    allow_modified_inputs : bool
+        Use input files whose SHA-256 differs from the manifest's with a warning instead of
+        refusing them (:func:`hma_mascon.datadir.verify_inputs`; the digests of all inputs are
+        recorded in the ``provenance_input_sha256`` attribute, JSON).
     **params
         Hyper-parameters of :class:`hma_mascon.estimator.PointMassMascon`.
 
@@ -171,7 +181,7 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
     xarray.Dataset
         See :mod:`hma_mascon.output`; parameters and provenance in the global attributes.
     """
-    from .datadir import DatasetNotFoundError, dataset_path
+    from .datadir import DatasetNotFoundError, dataset_path, verify_inputs
     from .estimator import PointMassMascon
     from .io_grace import read_stokes_directory
     from .love_numbers import load_love_numbers
@@ -202,6 +212,8 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
     provenance["grace_source"] = SOURCES[source]
     provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
     tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    provenance["input_sha256"] = verify_inputs([*files, tn13, tn14], data_dir, datasets=_CHECKED_INPUTS,
+                                               allow_modified=allow_modified_inputs)
     ds = _months_with_low_degrees(ds, tn13, tn14, provenance)
     ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
     provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
@@ -326,6 +338,7 @@ def run_solution(data_dir=None, source="csr", start="2002-04", end="2023-08", *,
 # ---------------------------------------------------------------------------------------------- CLI
 def _solve(args) -> int:
     from .output import write_solution
+    from .safeio import exclusive_lock
 
     params = {"altitude": args.altitude_km * 1e3, "alpha_method": args.alpha_method, "kind": args.kind,
               "kernel": args.kernel, "weight": args.weight, "P_mode": args.P_mode,
@@ -340,10 +353,12 @@ def _solve(args) -> int:
     if args.mascon_buffer_deg:
         params["mascon_buffer_deg"] = args.mascon_buffer_deg
         params["obs_buffer_deg"] = args.mascon_buffer_deg
-    ds = run_solution(args.data_dir, source=args.source, start=args.start, end=args.end,
-                      glacier=not args.no_glacier, progress=not args.quiet, sigma=sigma,
-                      sigma_degree_split=args.sigma_degree_split, **params)
-    path = write_solution(ds, args.out)
+    with exclusive_lock(args.out):  # a second solve to the same --out refuses at once
+        ds = run_solution(args.data_dir, source=args.source, start=args.start, end=args.end,
+                          glacier=not args.no_glacier, progress=not args.quiet, sigma=sigma,
+                          sigma_degree_split=args.sigma_degree_split,
+                          allow_modified_inputs=getattr(args, "allow_modified_inputs", False), **params)
+        path = write_solution(ds, args.out)
     print(f"solution ({ds.sizes['time']} months, {ds.sizes['lat']} x {ds.sizes['lon']} mascons) written to {path}")
     return 0
 
@@ -386,6 +401,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--no-glacier", action="store_true", help="skip the glacier signal")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--allow-modified-inputs", action="store_true",
+                   help="use input files whose SHA-256 differs from data_manifest.yml (warn instead of refusing)")
 
     def func(args):
         import os
