@@ -483,3 +483,14 @@ def test_atomic_directory_gets_the_usual_mode(tmp_path):
     os.umask(mask)
     assert (out.stat().st_mode & 0o777) == (0o777 & ~mask) and (out / "a.txt").read_text() == "a"
     _no_temporaries(tmp_path)
+
+
+def test_second_solve_to_the_same_out_refuses_before_computing(tmp_path):
+    target, before = _previous(tmp_path)
+    cmd = [sys.executable, "-m", "hma_mascon.cli", "solve", "--data-dir", str(tmp_path / "nowhere"),
+           "--out", str(target), "--quiet"]
+    with safeio.exclusive_lock(target):  # a first solve is running
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=120)
+    assert proc.returncode == 1
+    assert str(target) in proc.stderr and f"pid {os.getpid()}" in proc.stderr and "nowhere" not in proc.stderr
+    assert target.read_bytes() == before

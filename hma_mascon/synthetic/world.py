@@ -436,7 +436,9 @@ def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None) -> Pat
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-synthetic-", dir=root))
     try:
-        _write_world_files(generate_world(seed), tmp)
+        world = generate_world(seed)
+        with deferred_interrupt(f"the write of {tmp}"):  # netCDF/HDF5 deadlock when interrupted mid-write
+            _write_world_files(world, tmp)
         try:
             tmp.rename(target)
         except OSError:  # another process won the race
