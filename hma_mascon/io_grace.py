@@ -41,6 +41,7 @@ import xarray as xr
 import yaml
 
 from .records import record_problem
+from .safeio import atomic_path, atomic_write_text
 from .stokes import make_stokes_dataset, mid_epoch, unique_month_labels
 
 __all__ = [
@@ -711,6 +712,16 @@ def _single(ds: xr.Dataset, index: int):
     return one
 
 
+def _write_text_file(path: Path, text: str) -> Path:
+    """Write ``text`` atomically (:func:`hma_mascon.safeio.atomic_path`), gzip-compressed if ``.gz``."""
+    if not path.name.endswith(".gz"):
+        return atomic_write_text(path, text)
+    with atomic_path(path) as tmp:
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    return path
+
+
 def _fmt_epoch(t) -> str:
     ts = pd.Timestamp(t)
     return f"{ts:%Y%m%d}.{ts:%H%M}"
@@ -720,7 +731,8 @@ def write_gsm(path, ds: xr.Dataset, index: int = 0, *, title: str | None = None)
     """Write one field of the container as a GRCOF2 file with a YAML header (CSR layout).
 
     Values are written with 17 significant digits so that :func:`read_gsm` returns them
-    exactly. The file is gzip-compressed if ``path`` ends in ``.gz``.
+    exactly. The file is gzip-compressed if ``path`` ends in ``.gz``, and written atomically
+    (:func:`hma_mascon.safeio.atomic_path`: a failure leaves a previous file intact).
 
     Parameters
     ----------
@@ -766,14 +778,7 @@ def write_gsm(path, ds: xr.Dataset, index: int = 0, *, title: str | None = None)
         for m in range(n + 1):
             out.append(f"GRCOF2 {n:4d} {m:4d} {C[n, m]: .16e} {S[n, m]: .16e} {sC[n, m]: .16e} {sS[n, m]: .16e} "
                        f"{e0} {e1} {'yy' if n > 1 else 'nn'}nn")
-    text = "\n".join(out) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return _write_text_file(path, "\n".join(out) + "\n")
 
 
 def write_gfc(path, ds: xr.Dataset, index: int = 0, *, modelname: str | None = None) -> Path:
@@ -809,12 +814,5 @@ def write_gfc(path, ds: xr.Dataset, index: int = 0, *, modelname: str | None = N
     for n in range(nmax + 1):
         for m in range(n + 1):
             lines.append(f"gfc {n:5d} {m:4d} {C[n, m]: .16e} {S[n, m]: .16e} {sC[n, m]: .16e} {sS[n, m]: .16e}")
-    text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return _write_text_file(path, "\n".join(lines) + "\n")
 

@@ -31,6 +31,7 @@ import xarray as xr
 
 from .io_grace import MalformedFileError, read_text_lines
 from .records import record_problem
+from .safeio import atomic_write_text
 from .stokes import append_history
 
 __all__ = ["read_tn13", "read_tn14", "write_tn13", "write_tn14", "replace_low_degrees", "match_records"]
@@ -192,7 +193,7 @@ def write_tn13(path, table: pd.DataFrame, header: str = "GRACE Technical Note 13
         d = f"{pd.Timestamp(r['time_start']):%Y%m%d.%H%M} {pd.Timestamp(r['time_end']):%Y%m%d.%H%M}"
         out.append(f"GRCOF2    1   0 {r['C10']:+.16e} {0.0:+.16e} {r['sigma_C10']:+.16e} {0.0:+.16e} {d}")
         out.append(f"GRCOF2    1   1 {r['C11']:+.16e} {r['S11']:+.16e} {r['sigma_C11']:+.16e} {r['sigma_S11']:+.16e} {d}")
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(out) + "\n")
     return path
 
 
@@ -216,7 +217,7 @@ def write_tn14(path, table: pd.DataFrame, title: str = "SLR C20 and C30 solution
             f"{mjd0:.6f} {y0:.4f} {r['C20']:.16e} {(r['C20'] - c20m) * 1e10:.4f} {r['sigma_C20'] * 1e10:.16e} "
             f"{c30:.16e} {(c30 - c30m) * 1e10:.4f} {r['sigma_C30'] * 1e10:.16e} {mjd1:.6f} {y1:.4f}"
         )
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(out) + "\n")
     return path
 
 
