@@ -33,6 +33,7 @@ import argparse
 import fnmatch
 import functools
 import hashlib
+import json
 import os
 import re
 import warnings
@@ -46,11 +47,16 @@ import yaml
 from tqdm.auto import tqdm
 
 from .errors import InputError
+from .io_grace import MalformedFileError
+from .safeio import atomic_write_text
 
 __all__ = [
     "ENV_VAR",
     "MANIFEST_KEYS",
+    "CACHE_ENV_VAR",
     "ChecksumMismatchWarning",
+    "cached_file_sha256",
+    "InputChecksumError",
     "DatasetEntry",
     "DatasetNotFoundError",
     "ManifestError",
@@ -60,6 +66,7 @@ __all__ = [
     "dataset_path",
     "is_synthetic",
     "SYNTHETIC_MARKER",
+    "duplicate_months",
     "fetch_dataset",
     "file_sha256",
     "load_manifest",
@@ -67,7 +74,9 @@ __all__ = [
     "read_sha256sum_file",
     "register_cli",
     "resolve_data_dir",
+    "user_cache_dir",
     "verify_checksums",
+    "verify_inputs",
 ]
 
 #: Environment variable naming the data directory.
@@ -89,7 +98,12 @@ MANIFEST_KEYS = (
     "required_by",
 )
 
+#: Environment variable naming the user cache directory (default ``~/.cache/hma-mascon``).
+CACHE_ENV_VAR = "HMA_MASCON_CACHE"
+
 MANIFEST_FILENAME = "data_manifest.yml"
+SYNTHETIC_MARKER = "hma_synthetic.json"
+_SHA256_CACHE = "sha256-cache.json"
 _PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 _REPO_MANIFEST = Path(__file__).resolve().parents[1] / MANIFEST_FILENAME
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -110,6 +124,25 @@ class ManifestError(InputError):
 
 class ChecksumMismatchWarning(UserWarning):
     """A data file's SHA-256 differs from the one recorded in the manifest."""
+
+
+class InputChecksumError(MalformedFileError):
+    """Input files whose SHA-256 differs from the manifest's (raised by :func:`verify_inputs`).
+
+    The message names every mismatching file with the expected and the found digest;
+    ``mismatches`` holds ``(path, expected, found)`` tuples, ``path`` the first file.
+    """
+
+    def __init__(self, mismatches):
+        self.mismatches = [(Path(p), e, f) for p, e, f in mismatches]
+        listing = "\n  ".join(f"{p}: expected sha256 {e}, found {f}" for p, e, f in self.mismatches)
+        self.path, self.line = str(self.mismatches[0][0]), None
+        self.problem = (
+            f"{len(self.mismatches)} input file(s) differ from the checksums recorded in the manifest "
+            f"(modified or corrupt data):\n  {listing}\nrestore them from the mirror or a download "
+            "(`hma-mascon data status` lists every mismatch), or pass allow_modified_inputs=True "
+            "(--allow-modified-inputs) to use them anyway")
+        ValueError.__init__(self, self.problem)
 
 
 @dataclass(frozen=True)
@@ -527,6 +560,145 @@ def verify_checksums(
     return mismatches
 
 
+def user_cache_dir() -> Path:
+    """The user cache directory: ``$HMA_MASCON_CACHE`` or ``~/.cache/hma-mascon``."""
+    return Path(os.environ.get(CACHE_ENV_VAR) or Path.home() / ".cache" / "hma-mascon")
+
+
+def _file_identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def cached_file_sha256(paths: Iterable[str | os.PathLike],
+                       cache_file: str | os.PathLike | None = None) -> dict[Path, str]:
+    """SHA-256 of each file, hashed once and cached by path, size, time stamps and inode.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Existing files.
+    cache_file : path-like, optional
+        JSON cache (default ``user_cache_dir() / "sha256-cache.json"``), written atomically; an
+        absent or unreadable cache is rebuilt, an unwritable one only costs time (RuntimeWarning).
+
+    Returns
+    -------
+    dict of Path to str
+        Hex digest per path (keys as given). An entry is reused only when the file's size,
+        modification time, change time (ns) and inode all equal the cached ones.
+    """
+    paths = [Path(p) for p in paths]
+    cache_file = Path(cache_file) if cache_file is not None else user_cache_dir() / _SHA256_CACHE
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}  # absent or unreadable cache: hash again
+    out, changed = {}, False
+    for path in paths:
+        key = str(path.resolve())
+        ident = _file_identity(path)
+        hit = cache.get(key)
+        if isinstance(hit, dict) and hit.get("identity") == ident and isinstance(hit.get("sha256"), str):
+            out[path] = hit["sha256"]
+            continue
+        out[path] = file_sha256(path)
+        cache[key] = {"identity": ident, "sha256": out[path]}
+        changed = True
+    if changed:
+        try:
+            atomic_write_text(cache_file, json.dumps(cache, indent=0, sort_keys=True))
+        except OSError as exc:  # a read-only cache costs time, not correctness
+            warnings.warn(f"{cache_file}: checksum cache not written ({exc})", RuntimeWarning, stacklevel=3)
+    return out
+
+
+def verify_inputs(
+    paths: Iterable[str | os.PathLike],
+    data_dir: str | os.PathLike | None = None,
+    *,
+    datasets: Iterable[str] = (),
+    allow_modified: bool = False,
+    manifest: Mapping[str, DatasetEntry] | None = None,
+    cache_file: str | os.PathLike | None = None,
+) -> dict[str, str]:
+    """Check the files a computation reads against the manifest's SHA-256 checksums.
+
+    Each file is hashed once; the digest is cached in a small JSON file under the user cache
+    directory (:func:`user_cache_dir`, ``sha256-cache.json``, written atomically) keyed by the
+    file's absolute path, size, modification and change time stamps (ns) and inode, so a later
+    call re-hashes only files that changed (a rewrite that restores the size and modification
+    time still changes the change time).
+
+    A file is compared when its path relative to ``data_dir`` has a checksum in the manifest;
+    files without one (user-supplied data, generated grids, files outside ``data_dir``) pass and
+    are only recorded. A synthetic data directory (it holds ``hma_synthetic.json``) is not in the
+    manifest's checksums: its files pass (no expected checksum), even where their names equal
+    the real mirror's.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Files to check (absolute, or relative to the current directory).
+    data_dir : path-like, optional
+        The data directory the relative manifest paths refer to (see :func:`resolve_data_dir`).
+    datasets : iterable of str
+        Names of manifest datasets whose files present in ``data_dir`` are checked as well.
+    allow_modified : bool
+        Warn (:class:`ChecksumMismatchWarning`) instead of raising on a mismatch.
+    manifest : mapping, optional
+        Manifest entries (default :func:`load_manifest`).
+    cache_file : path-like, optional
+        Checksum cache (default ``user_cache_dir() / "sha256-cache.json"``).
+
+    Returns
+    -------
+    dict of str to str
+        SHA-256 hex digest of every file, keyed by its path relative to ``data_dir`` (POSIX) or,
+        outside it, by its absolute path; in the order given (duplicates once).
+
+    Raises
+    ------
+    InputChecksumError
+        naming every mismatching file with the expected and the found digest (unless
+        ``allow_modified``).
+    FileNotFoundError
+        when a path does not exist.
+    """
+    entries = load_manifest() if manifest is None else manifest
+    root = resolve_data_dir(data_dir)
+    files = [Path(p) for p in paths]
+    for name in datasets:
+        files += _glob(root, _entry(name, entries).path)
+    for f in files:
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: input file not found")
+    files = list(dict.fromkeys(f.absolute() for f in files))
+    synthetic = (root / SYNTHETIC_MARKER).is_file()
+    expected_by_rel = {} if synthetic else {
+        rel: digest for e in entries.values() for rel, digest in (e.sha256 or {}).items()}
+    digests = cached_file_sha256(files, cache_file)
+    root_abs = root.resolve()
+    out, bad = {}, []
+    for f in files:
+        try:
+            key = f.resolve().relative_to(root_abs).as_posix()
+        except ValueError:
+            key = str(f)
+        out[key] = digests[f]
+        expected = expected_by_rel.get(key)
+        if expected is not None and expected != digests[f]:
+            bad.append((f, expected, digests[f]))
+    if bad:
+        err = InputChecksumError(bad)
+        if not allow_modified:
+            raise err
+        warnings.warn(f"allow_modified_inputs: using modified inputs. {err}", ChecksumMismatchWarning, stacklevel=2)
+    return out
+
+
 def _warn_mismatches(entry: DatasetEntry, root: Path, files: list[Path]) -> None:
     if not entry.sha256:
         warnings.warn(
@@ -551,6 +723,29 @@ def _warn_mismatches(entry: DatasetEntry, root: Path, files: list[Path]) -> None
 
 
 # --------------------------------------------------------------------------- status
+_SPAN_IN_NAME = re.compile(r"(?<!\d)(\d{7}-\d{7}|\d{8}-\d{8}|\d{4}-\d{2})(?![\d-])")
+
+
+def duplicate_months(files: Iterable[str | os.PathLike]) -> list[tuple[str, list[str]]]:
+    """Files of a monthly series whose names carry the same time span (duplicate solutions).
+
+    The span is the first ``YYYYDOY-YYYYDOY``, ``YYYYMMDD-YYYYMMDD`` or ``YYYY-MM`` in the file
+    name (the GRACE Level-2 conventions); files without one are ignored.
+
+    Returns
+    -------
+    list of (str, list of str)
+        ``(span, [file names])`` for every span carried by more than one file, sorted by span.
+    """
+    by_span: dict[str, list[str]] = {}
+    for f in files:
+        name = Path(f).name
+        m = _SPAN_IN_NAME.search(name)
+        if m is not None:
+            by_span.setdefault(m.group(1), []).append(name)
+    return sorted((span, sorted(names)) for span, names in by_span.items() if len(names) > 1)
+
+
 
 
 def data_status(
@@ -567,7 +762,10 @@ def data_status(
         <NA> when unknown), ``files`` (``"found/expected"``), ``checksum`` (``"ok"``,
         ``"mismatch"`` or ``"unknown"`` when no file with a recorded checksum is present),
         ``obtainable_offline``, ``path`` (pattern(s)), ``substitute_for``, ``mismatched``
-        (list of relative paths), ``complete`` (bool) and ``problem`` (text, empty when fine).
+        (list of relative paths), ``duplicates`` (``(span, [file names])`` of files carrying the
+        same month, :func:`duplicate_months`, at least one of them not listed in the manifest; they
+        make the status NOT OK), ``complete`` (bool) and
+        ``problem`` (text, empty when fine).
     """
 
     entries = load_manifest() if manifest is None else manifest
@@ -599,6 +797,12 @@ def data_status(
                 problems.append(f"{len(missing)} file(s) missing, e.g. {missing[0]}")
             if mismatches:
                 problems.append(f"{len(mismatches)} checksum mismatch(es), e.g. {_relpath(mismatches[0][0], root)}")
+            listed = {Path(r).name for r in (expected_files or ())}  # the manifest's own pairs (e.g. DDK in/out) pass
+            duplicates = [(span, names) for span, names in (duplicate_months(files) if len(files) > 1 else [])
+                          if not set(names) <= listed]
+            if duplicates:
+                span, names = duplicates[0]
+                problems.append(f"{len(duplicates)} duplicate month(s), e.g. {span}: {' and '.join(names)}")
             rows.append(
                 {
                     "dataset": name,
@@ -610,6 +814,7 @@ def data_status(
                     "path": ", ".join(entry.path),
                     "substitute_for": entry.substitute_for,
                     "mismatched": [_relpath(m[0], root) for m in mismatches],
+                    "duplicates": duplicates,
                     "complete": complete,
                     "problem": "; ".join(problems),
                 }
@@ -625,7 +830,7 @@ def _status_ok(df: pd.DataFrame) -> tuple[bool, list[str]]:
     for row in df.itertuples():
         if row.obtainable_offline and not row.complete:
             reasons.append(f"{row.dataset}: {row.problem}")
-        elif row.checksum == "mismatch":
+        elif row.checksum == "mismatch" or row.duplicates:
             reasons.append(f"{row.dataset}: {row.problem}")
     return not reasons, reasons
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .datadir import dataset_exists, dataset_files, dataset_path, is_synthetic
+from .datadir import dataset_exists, dataset_files, dataset_path, is_synthetic, verify_inputs
 from .filters import apply_ddk_dataset, gaussian_weights
 from .geometry import MasconGrid, mascon_grid
 from .gia import gia_ewh_rate, read_gia_rates
@@ -46,13 +46,16 @@ from .synthesis import stokes_to_ewh_grid
 from .synthetic import ensure_synthetic_data_dir
 
 __all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia_rates", "SOURCES",
-           "GIA_MODELS", "MIN_CALIBRATION_MONTHS", "needs_priors"]
+           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "MIN_CALIBRATION_MONTHS", "needs_priors"]
 
 #: GRACE sources -> manifest entry of their Level-2 files.
 SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
 
 #: GIA models of the spread (§10.2), manifest entries; the first is the correction (§10.1).
 GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
+
+#: Further manifest datasets a solve may read (GIA, priors), checked by :func:`hma_mascon.datadir.verify_inputs`.
+CHECKED_INPUTS = (*GIA_MODELS, "rgi6_glacier_area", "shean2020_mass_balance", "hugonnet2021_regional")
 
 #: A window shorter than this calibrates the coefficient sigmas on the whole record of its source.
 MIN_CALIBRATION_MONTHS = 24
@@ -126,14 +129,22 @@ def read_grace(data_dir, settings, provenance: dict | None = None, progress: boo
     provenance["grace_source"] = SOURCES[source]
     provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
     tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    ds = drop_months_without_records(ds, tn13, tn14, provenance)
+    ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
+    provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
+    return ds
+
+
+def drop_months_without_records(ds: xr.Dataset, tn13, tn14, provenance: dict) -> xr.Dataset:
+    """Drop the months that the TN-13 or TN-14 file has no record for (e.g. ITSG's 2004-01: the
+    CSR-flavoured TN-13 follows CSR's month spans), record them in ``provenance["months_dropped"]``
+    and warn, naming the months, the files and the reason."""
     keep, dropped = months_with_records(ds, read_tn13(tn13), read_tn14(tn14))
     if dropped:
         provenance["months_dropped"] = f"no TN-13/TN-14 record: {', '.join(dropped)}"
-        warnings.warn(f"{directory}: months without a TN-13/TN-14 record are not solved: {', '.join(dropped)}",
-                      UserWarning, stacklevel=2)
+        warnings.warn(f"{len(dropped)} month(s) dropped, no TN-13/TN-14 record in {tn13} / {tn14}: "
+                      f"{', '.join(dropped)} (recorded in provenance_months_dropped)", UserWarning, stacklevel=3)
         ds = ds.isel(time=keep)
-    ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
-    provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
     return ds
 
 
@@ -197,7 +208,8 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
 
 
 def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, priors: bool = True,
-            gia: bool = True, soil_moisture: bool = True, reference=None, progress: bool = False) -> PreparedInputs:
+            gia: bool = True, soil_moisture: bool = True, reference=None, progress: bool = False,
+            allow_modified_inputs: bool = False) -> PreparedInputs:
     """Read and prepare every input of a solve from a data directory.
 
     Parameters
@@ -216,6 +228,9 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
         Reference period of the anomalies; default all months used (§2.2).
     progress : bool
         Progress bars while reading.
+    allow_modified_inputs : bool
+        Warn instead of refusing when an input's SHA-256 differs from the manifest's
+        (:func:`hma_mascon.datadir.verify_inputs`; a synthetic world has no recorded checksums).
 
     Returns
     -------
@@ -234,6 +249,10 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     nmax = int(settings["nmax"])
 
     ds = read_grace(data_dir, settings, provenance, progress)
+    files = dataset_files(SOURCES[settings["source"]], data_dir)  # the calibration may read them all
+    provenance["input_sha256"] = verify_inputs(
+        [*files, dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)], data_dir,
+        datasets=CHECKED_INPUTS, allow_modified=allow_modified_inputs)
     ds = _calibrated(ds, data_dir, settings, synthetic, provenance, progress)
     step = int(settings["month_step"])
     if step > 1:

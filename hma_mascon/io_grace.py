@@ -42,6 +42,8 @@ import yaml
 from tqdm.auto import tqdm
 
 from .errors import MalformedFileError
+from .records import record_problem
+from .safeio import atomic_path, atomic_write_text
 from .stokes import (
     make_stokes_dataset,
     mid_epoch,
@@ -59,6 +61,8 @@ __all__ = [
     "write_gsm",
     "write_gfc",
     "mission_from_filename",
+    "read_text_lines",
+    "check_earth_constants",
 ]
 
 GRACE_GM = 3.986004415e14
@@ -69,7 +73,17 @@ _GRACE_FO_START = np.datetime64("2018-05-01", "ns")
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def read_text_lines(path) -> list[str]:
+def read_text_lines(path) -> tuple[list[str], bool]:
+    """Lines of a text file, plain or gzip, and whether its text ends with a newline.
+
+    A file cut inside its last record has no final newline; :func:`hma_mascon.records.record_problem`
+    uses the flag to compare that record in full.
+
+    Raises
+    ------
+    MalformedFileError
+        for a corrupt or truncated gzip stream.
+    """
     path = Path(path)
     with open(path, "rb") as fh:
         raw = fh.read()
@@ -82,7 +96,69 @@ def read_text_lines(path) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    return text.splitlines()
+    return text.splitlines(), text.endswith(("\n", "\r"))
+
+
+def _check_shape(path, lines_no, tokens, float_columns, names, ends_nl) -> None:
+    problem = record_problem(lines_no, tokens, float_columns, names, ends_nl)
+    if problem is not None:
+        raise MalformedFileError(path, problem[1], int(problem[0]))
+
+
+_GM_UNITS = {"m3/s2": 1.0, "m^3/s^2": 1.0, "m**3/s**2": 1.0, "m3 s-2": 1.0, "m3.s-2": 1.0, "m3s-2": 1.0,
+             "km3/s2": 1e9, "km^3/s^2": 1e9, "km**3/s**2": 1e9, "km3 s-2": 1e9}
+_LENGTH_UNITS = {"m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
+                 "km": 1e3, "kilometer": 1e3, "kilometers": 1e3, "kilometre": 1e3, "kilometres": 1e3}
+#: relative tolerance of the Earth's GM and equatorial radius in a file header
+EARTH_CONSTANT_RTOL = 0.01
+
+
+def check_earth_constants(path, gm: float, radius: float, line=None, gm_units: str | None = None,
+                          radius_units: str | None = None) -> tuple[float, float]:
+    """GM [m3 s-2] and radius [m] of a header, converted from the units it states and checked.
+
+    Parameters
+    ----------
+    path : path-like
+        File, for the message.
+    gm, radius : float
+        Values as written.
+    line : int or str, optional
+        Line (range) of the header, for the message.
+    gm_units, radius_units : str, optional
+        Units the header states (``m3/s2``, ``km3/s2``, ...; ``meters``, ``km``, ...); None: SI.
+
+    Returns
+    -------
+    (float, float)
+        GM in m3 s-2 and radius in m.
+
+    Raises
+    ------
+    MalformedFileError
+        When a unit is unknown, or the converted value is not within 1 % of the Earth's
+        (3.986004415e14 m3 s-2, 6378136.3 m): the label and the value disagree (e.g. ``km3/s2``
+        with 3.986e14).
+    """
+    out = []
+    for what, value, units, table, earth in (("GM", gm, gm_units, _GM_UNITS, GRACE_GM),
+                                             ("radius", radius, radius_units, _LENGTH_UNITS, GRACE_RADIUS)):
+        si_units = "m3/s2" if what == "GM" else "m"
+        if units is None or str(units).strip() == "":
+            factor, label = 1.0, f"{si_units} (no units stated)"
+        else:
+            key = str(units).strip().lower()
+            if key not in table:
+                raise MalformedFileError(path, f"unknown units {units!r} of {what} in the header "
+                                               f"(known: {', '.join(sorted(table))})", line)
+            factor, label = table[key], str(units).strip()
+        si = float(value) * factor
+        if not abs(si / earth - 1.0) <= EARTH_CONSTANT_RTOL:
+            raise MalformedFileError(
+                path, f"{what} = {value!r} {label} is {si:.6e} {si_units}, not the Earth's {earth:.6e} {si_units} "
+                      f"(within {EARTH_CONSTANT_RTOL:.0%}): the units label and the value disagree", line)
+        out.append(si)
+    return out[0], out[1]
 
 
 def _float(token: str, path, lineno: int, what: str) -> float:
@@ -241,12 +317,15 @@ def _parse_gsm_yaml(path, lines, end_idx):
     nsa = ["non-standard_attributes"]
     gm = _yaml_get(head, nsa + ["earth_gravity_param", "value"], path, hl)
     radius = _yaml_get(head, nsa + ["mean_equator_radius", "value"], path, hl)
+    gm_units = (head[nsa[0]].get("earth_gravity_param") or {}).get("units")
+    radius_units = (head[nsa[0]].get("mean_equator_radius") or {}).get("units")
     try:
         nmax, gm, radius = int(nmax_tok), float(gm), float(radius)
     except (TypeError, ValueError):
         raise MalformedFileError(path, f"non-numeric degree/GM/radius in the YAML header ({nmax_tok!r}, {gm!r}, {radius!r})", hl) from None
     if not (np.isfinite(gm) and np.isfinite(radius)) or gm <= 0 or radius <= 0:
         raise MalformedFileError(path, f"GM={gm} or radius={radius} in the YAML header is not a positive number", hl)
+    gm, radius = check_earth_constants(path, gm, radius, hl, gm_units, radius_units)
     ns = head.get("non-standard_attributes", {}) or {}
     ga = head.get("global_attributes", {}) or {}
     tide = str(ns.get("permanent_tide_flag", "unknown"))
@@ -262,11 +341,16 @@ def _parse_gsm_yaml(path, lines, end_idx):
                 platform=str(ga.get("platform", "")))
 
 
-def _parse_grcof2_fast(lines, start_idx, key):
+_GRCOF2_FLOATS = (3, 4, 5, 6, 7, 8)
+_GRCOF2_NAMES = ("C", "S", "sigma_C", "sigma_S", "begin epoch", "end epoch")
+
+
+def _parse_grcof2_fast(path, lines, start_idx, key, ends_nl):
     """Vectorised parse of clean GRCOF2 blocks; ``None`` if anything looks odd (slow path then)."""
     body = [(i, line.split()) for i, line in enumerate(lines[start_idx:], start_idx + 1) if line.strip()]
     if not body or any(len(t) < 7 or t[0] != key for _, t in body):
         return None
+    _check_shape(path, [i for i, _ in body], [t for _, t in body], _GRCOF2_FLOATS, _GRCOF2_NAMES, ends_nl)
     try:
         nm = np.array([(t[1], t[2]) for _, t in body], dtype=np.int64)
         vals = np.array([t[3:7] for _, t in body], dtype=np.float64)
@@ -285,11 +369,11 @@ def _parse_grcof2_fast(lines, start_idx, key):
     return (lines_no, nm[:, 0], nm[:, 1], vals), epochs
 
 
-def _parse_grcof2(path, lines, start_idx, key="GRCOF2"):
-    fast = _parse_grcof2_fast(lines, start_idx, key)
+def _parse_grcof2(path, lines, start_idx, key="GRCOF2", ends_nl=True):
+    fast = _parse_grcof2_fast(path, lines, start_idx, key, ends_nl)
     if fast is not None:
         return fast
-    records, epochs = [], None
+    records, epochs, shape = [], None, []
     for i in range(start_idx, len(lines)):
         line = lines[i]
         tok = line.split()
@@ -306,6 +390,7 @@ def _parse_grcof2(path, lines, start_idx, key="GRCOF2"):
         m = _int(tok[2], path, lineno, "order")
         vals = [_float(t, path, lineno, w) for t, w in zip(tok[3:7], ("C", "S", "sigma_C", "sigma_S"))]
         records.append((lineno, n, m, *vals))
+        shape.append((lineno, tok))
         if epochs is None and len(tok) >= 9:
             try:
                 epochs = (_epoch(tok[7]), _epoch(tok[8]))
@@ -313,6 +398,7 @@ def _parse_grcof2(path, lines, start_idx, key="GRCOF2"):
                 raise MalformedFileError(path, f"unreadable epoch columns {tok[7]!r} {tok[8]!r}", lineno) from None
     if not records:
         raise MalformedFileError(path, f"no {key} coefficient records")
+    _check_shape(path, [i for i, _ in shape], [t for _, t in shape], _GRCOF2_FLOATS, _GRCOF2_NAMES, ends_nl)
     return records, epochs
 
 
@@ -340,7 +426,7 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
         NaN or non-numeric values, duplicate records, unknown layout.
     """
     path = Path(path)
-    lines = read_text_lines(path)
+    lines, ends_nl = read_text_lines(path)
     if not any(line.strip() for line in lines):
         raise MalformedFileError(path, "empty file", 1)
     history = f"read {path.name}"
@@ -349,7 +435,7 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
     first = next(i for i, line in enumerate(lines) if line.strip())
     if end_idx is not None:
         meta = _parse_gsm_yaml(path, lines, end_idx)
-        records, epochs = _parse_grcof2(path, lines, end_idx + 1)
+        records, epochs = _parse_grcof2(path, lines, end_idx + 1, ends_nl=ends_nl)
         arrs = _fill(path, records, meta["nmax"], 2, end_idx + 1)
         span = meta["span"]
     elif lines[first].split()[0] == "META":
@@ -359,7 +445,7 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
         nmax_file = _int(tok[1], path, first + 1, "maximum degree")
         t0, t1 = (_float(tok[k], path, first + 1, "decimal year") for k in (2, 4))
 
-        records = []
+        records, shape = [], []
         for i in range(first + 1, len(lines)):
             t = lines[i].split()
             if not t:
@@ -368,6 +454,9 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
                 raise MalformedFileError(path, f"record has {len(t)} fields, expected 6 (n m C S sigma_C sigma_S)", i + 1)
             records.append((i + 1, _int(t[0], path, i + 1, "degree"), _int(t[1], path, i + 1, "order"),
                             *[_float(x, path, i + 1, w) for x, w in zip(t[2:6], ("C", "S", "sigma_C", "sigma_S"))]))
+            shape.append((i + 1, t))
+        _check_shape(path, [i for i, _ in shape], [t for _, t in shape], (2, 3, 4, 5),
+                     ("C", "S", "sigma_C", "sigma_S"), ends_nl)
         arrs = _fill(path, records, nmax_file, 2, first + 1)
         # the file name (YYYYDOY-YYYYDOY) is exact; the META decimal years are rounded to days
         span = _span_from_name(path.name) or tuple(
@@ -405,9 +494,10 @@ def read_gsm(path, nmax: int | None = None, *, GM: float | None = None, radius: 
             raise MalformedFileError(path, "unknown layout: no YAML header, META line or GRCOF2 records")
         if gm is None or rad is None:
             raise MalformedFileError(path, "header lacks the EARTH record (GM, radius)", start_idx)
+        gm, rad = check_earth_constants(path, gm, rad, start_idx)
         if nmax_file is None:
             raise MalformedFileError(path, "header lacks the SHM record (maximum degree)", start_idx)
-        records, epochs = _parse_grcof2(path, lines, start_idx)
+        records, epochs = _parse_grcof2(path, lines, start_idx, ends_nl=ends_nl)
         arrs = _fill(path, records, nmax_file, 2, start_idx + 1)
         meta = dict(nmax=nmax_file, GM=gm, radius=rad, tide_system=tide, product="GSM (RL04/RL05 layout)")
         span = None
@@ -444,7 +534,7 @@ def read_gfc(path, nmax: int | None = None, *, time_start=None, time_end=None) -
         ``max_degree``), degree beyond ``max_degree``, missing/duplicate/NaN/non-numeric records.
     """
     path = Path(path)
-    lines = read_text_lines(path)
+    lines, ends_nl = read_text_lines(path)
     end_idx = next((i for i, line in enumerate(lines) if line.lstrip().startswith("end_of_head")), None)
     if end_idx is None:
         raise MalformedFileError(path, "no 'end_of_head' line: not an ICGEM gfc file or header truncated")
@@ -460,8 +550,9 @@ def read_gfc(path, nmax: int | None = None, *, time_start=None, time_end=None) -
     gm = _float(head["earth_gravity_constant"][0].split()[0], path, head["earth_gravity_constant"][1], "earth_gravity_constant")
     rad = _float(head["radius"][0].split()[0], path, head["radius"][1], "radius")
     nmax_file = _int(head["max_degree"][0].split()[0], path, head["max_degree"][1], "max_degree")
+    gm, rad = check_earth_constants(path, gm, rad, head["earth_gravity_constant"][1])
     errors = head.get("errors", ("formal", 0))[0].lower()
-    records = []
+    records, shape = [], []
     for i in range(end_idx + 1, len(lines)):
         t = lines[i].split()
         if not t:
@@ -475,8 +566,11 @@ def read_gfc(path, nmax: int | None = None, *, time_start=None, time_end=None) -
         vals = [_float(x, path, lineno, w) for x, w in zip(t[3:7], ("C", "S", "sigma_C", "sigma_S"))]
         vals += [0.0] * (4 - len(vals))
         records.append((lineno, _int(t[1], path, lineno, "degree"), _int(t[2], path, lineno, "order"), *vals))
+        shape.append((lineno, t))
     if not records:
         raise MalformedFileError(path, "no gfc coefficient records", end_idx + 1)
+    _check_shape(path, [i for i, _ in shape], [t for _, t in shape], (3, 4, 5, 6),
+                 ("C", "S", "sigma_C", "sigma_S"), ends_nl)
     arrs = _fill(path, records, nmax_file, 2, end_idx + 1)
     if time_start is not None:
         span = (np.datetime64(pd.Timestamp(time_start).to_datetime64(), "ns"),
@@ -612,6 +706,16 @@ def _single(ds: xr.Dataset, index: int):
     return one
 
 
+def _write_text_file(path: Path, text: str) -> Path:
+    """Write ``text`` atomically (:func:`hma_mascon.safeio.atomic_path`), gzip-compressed if ``.gz``."""
+    if not path.name.endswith(".gz"):
+        return atomic_write_text(path, text)
+    with atomic_path(path) as tmp:
+        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    return path
+
+
 def _fmt_epoch(t) -> str:
     ts = pd.Timestamp(t)
     return f"{ts:%Y%m%d}.{ts:%H%M}"
@@ -621,7 +725,8 @@ def write_gsm(path, ds: xr.Dataset, index: int = 0, *, title: str | None = None)
     """Write one field of the container as a GRCOF2 file with a YAML header (CSR layout).
 
     Values are written with 17 significant digits so that :func:`read_gsm` returns them
-    exactly. The file is gzip-compressed if ``path`` ends in ``.gz``.
+    exactly. The file is gzip-compressed if ``path`` ends in ``.gz``, and written atomically
+    (:func:`hma_mascon.safeio.atomic_path`: a failure leaves a previous file intact).
 
     Parameters
     ----------
@@ -667,14 +772,7 @@ def write_gsm(path, ds: xr.Dataset, index: int = 0, *, title: str | None = None)
         for m in range(n + 1):
             out.append(f"GRCOF2 {n:4d} {m:4d} {C[n, m]: .16e} {S[n, m]: .16e} {sC[n, m]: .16e} {sS[n, m]: .16e} "
                        f"{e0} {e1} {'yy' if n > 1 else 'nn'}nn")
-    text = "\n".join(out) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return _write_text_file(path, "\n".join(out) + "\n")
 
 
 def write_gfc(path, ds: xr.Dataset, index: int = 0, *, modelname: str | None = None) -> Path:
@@ -710,12 +808,5 @@ def write_gfc(path, ds: xr.Dataset, index: int = 0, *, modelname: str | None = N
     for n in range(nmax + 1):
         for m in range(n + 1):
             lines.append(f"gfc {n:5d} {m:4d} {C[n, m]: .16e} {S[n, m]: .16e} {sC[n, m]: .16e} {sS[n, m]: .16e}")
-    text = "\n".join(lines) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.endswith(".gz"):
-        with gzip.open(path, "wt", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return _write_text_file(path, "\n".join(lines) + "\n")
 

@@ -30,6 +30,8 @@ import pandas as pd
 import xarray as xr
 
 from .io_grace import MalformedFileError, read_text_lines
+from .records import record_problem
+from .safeio import atomic_write_text
 from .stokes import append_history
 from .timeseries import decimal_year
 
@@ -37,6 +39,16 @@ __all__ = ["read_tn13", "read_tn14", "write_tn13", "write_tn14", "replace_low_de
            "months_with_records"]
 
 _MJD0 = np.datetime64("1858-11-17", "ns")
+_TN13_FLOATS = ((3, 4, 5, 6, 7, 8), ("C", "S", "sigma_C", "sigma_S", "begin date", "end date"))
+_TN14_FLOATS = (tuple(range(10)), ("MJD begin", "year begin", "C20", "dC20", "C20 sigma", "C30", "dC30",
+                                   "C30 sigma", "MJD end", "year end"))
+
+
+def _check_shape(path, shape, floats, ends_nl):
+    """Token counts and number forms of the records (:func:`hma_mascon.records.record_problem`)."""
+    problem = record_problem([ln for ln, _ in shape], [t for _, t in shape], floats[0], floats[1], ends_nl)
+    if problem is not None:
+        raise MalformedFileError(path, problem[1], int(problem[0]))
 
 
 def _num(tok, path, lineno, what, allow_nan=False):
@@ -78,11 +90,14 @@ def read_tn13(path) -> pd.DataFrame:
     path = Path(path)
     rows: dict[tuple, dict] = {}
     first_line: dict[tuple, int] = {}
-    for i, line in enumerate(read_text_lines(path)):
+    lines, ends_nl = read_text_lines(path)
+    shape = []
+    for i, line in enumerate(lines):
         tok = line.split()
         if not tok or tok[0] != "GRCOF2":
             continue
         ln = i + 1
+        shape.append((ln, tok))
         if len(tok) < 9:
             raise MalformedFileError(path, f"GRCOF2 record has {len(tok) - 1} fields, expected 8", ln)
         try:
@@ -104,6 +119,7 @@ def read_tn13(path) -> pd.DataFrame:
             row["S11"], row["sigma_S11"] = s, ss
     if not rows:
         raise MalformedFileError(path, "no GRCOF2 degree-1 records")
+    _check_shape(path, shape, _TN13_FLOATS, ends_nl)
     for key, row in rows.items():
         if len(row) != 6:
             raise MalformedFileError(path, f"date range {key[0]:%Y-%m-%d}..{key[1]:%Y-%m-%d} lacks the order-0 or order-1 record", first_line[key])
@@ -136,16 +152,17 @@ def read_tn14(path) -> pd.DataFrame:
         MJD end not after begin.
     """
     path = Path(path)
-    lines = read_text_lines(path)
+    lines, ends_nl = read_text_lines(path)
     start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("product:")), None)
     if start is None:
         raise MalformedFileError(path, "no 'Product:' line before the data rows (not a TN-14 file?)")
-    rows = []
+    rows, shape = [], []
     for i in range(start + 1, len(lines)):
         tok = lines[i].split()
         if not tok:
             continue
         ln = i + 1
+        shape.append((ln, tok))
         if len(tok) != 10:
             raise MalformedFileError(path, f"row has {len(tok)} fields, expected 10", ln)
         mjd0 = _num(tok[0], path, ln, "MJD begin")
@@ -162,6 +179,7 @@ def read_tn14(path) -> pd.DataFrame:
         })
     if not rows:
         raise MalformedFileError(path, "no data rows after 'Product:'", start + 1)
+    _check_shape(path, shape, _TN14_FLOATS, ends_nl)
     table = pd.DataFrame(rows)
     dup = table.duplicated(["time_start", "time_end"])
     if dup.any():
@@ -177,7 +195,7 @@ def write_tn13(path, table: pd.DataFrame, header: str = "GRACE Technical Note 13
         d = f"{pd.Timestamp(r['time_start']):%Y%m%d.%H%M} {pd.Timestamp(r['time_end']):%Y%m%d.%H%M}"
         out.append(f"GRCOF2    1   0 {r['C10']:+.16e} {0.0:+.16e} {r['sigma_C10']:+.16e} {0.0:+.16e} {d}")
         out.append(f"GRCOF2    1   1 {r['C11']:+.16e} {r['S11']:+.16e} {r['sigma_C11']:+.16e} {r['sigma_S11']:+.16e} {d}")
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(out) + "\n")
     return path
 
 
@@ -200,7 +218,7 @@ def write_tn14(path, table: pd.DataFrame, title: str = "SLR C20 and C30 solution
             f"{mjd0:.6f} {y0:.4f} {r['C20']:.16e} {(r['C20'] - c20m) * 1e10:.4f} {r['sigma_C20'] * 1e10:.16e} "
             f"{c30:.16e} {(c30 - c30m) * 1e10:.4f} {r['sigma_C30'] * 1e10:.16e} {mjd1:.6f} {y1:.4f}"
         )
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(out) + "\n")
     return path
 
 

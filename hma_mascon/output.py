@@ -38,6 +38,7 @@ import xarray as xr
 
 from . import __version__
 from .constants import RHO_WATER
+from .safeio import atomic_path, deferred_interrupt, exclusive_lock
 
 __all__ = [
     "solution_to_dataset",
@@ -357,8 +358,15 @@ def solution_to_dataset(
     return ds
 
 
-def write_solution(ds: xr.Dataset, path) -> Path:
+def write_solution(ds: xr.Dataset, path, *, lock_timeout: float = 0.0) -> Path:
     """Write a solution Dataset to a CF-1.8 netCDF-4 file (compressed) and return its path.
+
+    The file is written to a temporary file beside ``path`` and renamed into place only when
+    complete (:func:`hma_mascon.safeio.atomic_path`), under an exclusive lock on ``path``
+    (:func:`hma_mascon.safeio.exclusive_lock`): an interrupt or a write error (full disk) leaves
+    the previous file intact, and a second concurrent writer is refused. A SIGINT is held back
+    until the netCDF library call returns (:func:`hma_mascon.safeio.deferred_interrupt`), then
+    the new file is discarded.
 
     Parameters
     ----------
@@ -366,11 +374,23 @@ def write_solution(ds: xr.Dataset, path) -> Path:
         As returned by :func:`solution_to_dataset`.
     path : str or path-like
         Output file; parent folders are created.
+    lock_timeout : float
+        Seconds to wait for another writer of ``path`` before refusing (default 0: refuse at once).
+
+    Raises
+    ------
+    ValueError
+        When ``ds`` is not a solution or ``path`` is a directory.
+    hma_mascon.safeio.AtomicWriteError
+        When writing fails (the message names ``path``; the previous file is unchanged).
+    hma_mascon.safeio.TargetLockedError
+        When another process is writing ``path`` (the message names its pid).
     """
     path = Path(path)
     if "lwe_thickness" not in ds:
         raise ValueError(f"{path}: the dataset has no 'lwe_thickness' variable; build it with solution_to_dataset")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory; give the output netCDF file name (e.g. {path / 'solution.nc'})")
     encoding = {}
     for name, var in ds.data_vars.items():
         if var.dtype.kind == "f":
@@ -379,7 +399,9 @@ def write_solution(ds: xr.Dataset, path) -> Path:
     for name in ("lat", "lon", "decimal_year"):
         if name in ds.coords:
             encoding[name] = {"_FillValue": None}
-    ds.to_netcdf(path, format="NETCDF4", encoding=encoding)
+    with exclusive_lock(path, timeout=lock_timeout), atomic_path(path) as tmp:
+        with deferred_interrupt(f"the netCDF write of {path}"):  # HDF5 deadlocks when interrupted
+            ds.to_netcdf(tmp, format="NETCDF4", encoding=encoding)
     return path
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .safeio import atomic_path, exclusive_lock
+
 _KINDS = ("absolute", "quoted", "relative")
 
 
@@ -75,7 +77,12 @@ def ledger(ours):
 
 
 def write_ledger(path, ours):
-    """Write :func:`ledger` as CSV to ``path``; returns the DataFrame."""
+    """Write :func:`ledger` as CSV to ``path``; returns the DataFrame.
+
+    Written atomically under an exclusive lock (:mod:`hma_mascon.safeio`): a failure names
+    ``path`` and leaves the previous ledger intact.
+    """
     df = ledger(ours)
-    df.to_csv(path, index=False)
+    with exclusive_lock(path), atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
     return df

@@ -27,6 +27,7 @@ from .glacier import glacier_signal
 from .inputs import prepare
 from .output import solution_to_dataset, write_solution
 from .params import ParameterError, add_arguments, resolve, settings_from_args
+from .safeio import exclusive_lock
 from .timeseries import trend_with_error
 
 __all__ = ["run_solution", "register_cli", "warn_small_box", "SMALL_BOX_BUFFER_DEG"]
@@ -53,7 +54,8 @@ def warn_small_box(settings):
                       "inner cells only", UserWarning, stacklevel=3)
 
 
-def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True, reference=None, **params):
+def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True, reference=None,
+                 allow_modified_inputs=False, **params):
     """Run the whole solution and return its CF Dataset (EWH in cm, :func:`output.solution_to_dataset`).
 
     Parameters
@@ -68,6 +70,10 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
         tqdm progress bars (file reading, months).
     reference : (str, str), optional
         Reference period of the anomalies; default all months used (§2.2).
+    allow_modified_inputs : bool
+        Use input files whose SHA-256 differs from the manifest's with a warning instead of
+        refusing them (:func:`hma_mascon.datadir.verify_inputs`; the digests of all inputs are
+        recorded in the ``provenance_input_sha256`` attribute, JSON).
     **params
         Any row of the parameter table (:data:`hma_mascon.params.PARAMETERS`), overriding the
         preset: the data rows (``source``, ``period_start``, ``period_end``, ``month_step``,
@@ -91,8 +97,8 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
     """
     settings = resolve(preset, params)
     est = PointMassMascon(settings.preset, progress=progress, **settings.stage("estimator"))
-    inputs = prepare(data_dir, settings, gia=glacier, soil_moisture=glacier,
-                     reference=reference, progress=progress)
+    inputs = prepare(data_dir, settings, gia=glacier, soil_moisture=glacier, reference=reference, progress=progress,
+                     allow_modified_inputs=allow_modified_inputs)
     provenance = inputs.provenance
     if not inputs.synthetic:  # the synthetic world's noise is white and known
         warn_small_box(settings)
@@ -160,8 +166,10 @@ def _solve(args) -> int:
     except ParameterError as exc:
         raise SystemExit(f"hma-mascon solve: {exc}") from None
     data_dir = args.data_dir or os.environ.get("HMA_MASCON_DATA") or None
-    ds = run_solution(data_dir, settings.preset, glacier=not args.no_glacier, progress=not args.quiet, **settings)
-    path = write_solution(ds, args.out)
+    with exclusive_lock(args.out):  # a second solve to the same --out refuses at once
+        ds = run_solution(data_dir, settings.preset, glacier=not args.no_glacier, progress=not args.quiet,
+                          allow_modified_inputs=args.allow_modified_inputs, **settings)
+        path = write_solution(ds, args.out)
     print(f"solution ({ds.sizes['time']} months, {ds.sizes['lat']} x {ds.sizes['lon']} mascons, preset "
           f"{settings.preset!r}) written to {path}")
     return 0
@@ -179,5 +187,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--no-glacier", action="store_true", help="skip the glacier signal")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--allow-modified-inputs", action="store_true",
+                   help="use input files whose SHA-256 differs from data_manifest.yml (warn instead of refusing)")
     add_arguments(p)
     p.set_defaults(func=_solve)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hma_mascon import reproduction
 from hma_mascon.output import read_solution
+from hma_mascon.safeio import atomic_path, atomic_write_text, exclusive_lock
 
 
 def run_settings(sol) -> dict:
@@ -38,11 +39,24 @@ def run_settings(sol) -> dict:
     return {k: v for k, v in meta.items() if v not in ("", " / ")}
 
 
+def write_ledger_files(df, settings: dict, out) -> Path:
+    """Write the ledger CSV and its JSON sidecar, each atomically, under one lock on the CSV.
+
+    A failure names the file and leaves that file's previous version intact (the sidecar is
+    written first: if the CSV then fails, the new sidecar stands beside the previous CSV).
+    """
+    out = Path(out)
+    with exclusive_lock(out):
+        atomic_write_text(out.with_suffix(".json"), json.dumps(settings, indent=1) + "\n")
+        with atomic_path(out) as tmp:
+            df.to_csv(tmp, index=False)
+    return out
+
+
 def main(solution: str, data_dir: str, out: str) -> None:
     sol = read_solution(solution)
     df = reproduction.ledger_table(sol, data_dir)
-    df.to_csv(out, index=False)
-    Path(out).with_suffix(".json").write_text(json.dumps(run_settings(sol), indent=1) + "\n")
+    write_ledger_files(df, run_settings(sol), out)
     print(df.to_string())
 
 

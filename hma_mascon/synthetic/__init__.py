@@ -10,14 +10,16 @@ from __future__ import annotations
 from .parameters import DEFAULT_SEED, GENERATOR_VERSION
 from .world import (
     World,
+    WorldTargetError,
     cache_key,
+    check_world_target,
     ensure_synthetic_data_dir,
     generate_world,
     load_truth,
     write_world,
 )
 
-__all__ = ["World", "generate_world", "write_world", "ensure_synthetic_data_dir", "load_truth", "cache_key",
+__all__ = ["World", "generate_world", "write_world", "check_world_target", "WorldTargetError", "ensure_synthetic_data_dir", "load_truth", "cache_key",
            "register_cli", "DEFAULT_SEED", "GENERATOR_VERSION"]
 
 
@@ -25,15 +27,18 @@ def _run(args) -> int:
     import time
 
     t0 = time.perf_counter()
+    check_world_target(args.out, force=args.force)  # refuse before the minutes of generation
     world = generate_world(seed=args.seed)
-    out = write_world(world, args.out)
+    out = write_world(world, args.out, force=args.force)
     print(f"synthetic world (seed {args.seed}) written to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def register_cli(subparsers) -> None:
-    """Add ``hma-mascon synthetic --out DIR [--seed N]``."""
+    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force]``."""
     p = subparsers.add_parser("synthetic", help="write the synthetic High Mountain Asia data directory")
     p.add_argument("--out", required=True, help="output data directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace a non-empty OUT that is not a synthetic world (never a directory with real data)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     p.set_defaults(func=_run)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..safeio import atomic_write_text
 from . import parameters as P
 
 MM = 1e-3
@@ -53,4 +54,4 @@ def write_gia_file(path: Path, stokes_rate: np.ndarray, nmax: int, model: str) -
             c = stokes_rate[0, n, m] if n >= 2 else 0.0
             s = stokes_rate[1, n, m] if n >= 2 else 0.0
             lines.append(f"{n}\t{m}\t{c: .16e}\t{s: .16e}")
-    Path(path).write_text("\n".join(lines) + "\n")
+    atomic_write_text(Path(path), "\n".join(lines) + "\n")
