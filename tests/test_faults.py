@@ -292,7 +292,7 @@ def test_checksum_cache_hashes_once_and_rehashes_a_changed_file(tmp_path, monkey
     cache = tmp_path / "cache.json"
     calls = []
     real = datadir.file_sha256
-    monkeypatch.setattr(datadir, "file_sha256", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(datadir.hashing, "file_sha256", lambda p: calls.append(p) or real(p))
     assert datadir.verify_inputs([], data, datasets=["toy"], manifest=manifest, cache_file=cache) == {
         "low_degree/a.txt": digest}
     assert datadir.verify_inputs([f], data, manifest=manifest, cache_file=cache)
