@@ -65,9 +65,10 @@ class Parameter:
         What it is, with the METHODS.md tag (AMB-n) where one applies.
     section : str
         METHODS.md section (``"§7"``).
-    stage : {"data", "estimator"}
+    stage : {"data", "estimator", "analysis"}
         ``"data"``: which inputs and how they are prepared (:func:`hma_mascon.inputs.prepare`);
-        ``"estimator"``: a keyword of :class:`hma_mascon.estimator.PointMassMascon`.
+        ``"estimator"``: a keyword of :class:`hma_mascon.estimator.PointMassMascon`;
+        ``"analysis"``: what :func:`hma_mascon.pipeline.run_solution` does with the solution.
     choices : tuple of str
         Accepted values of a ``"choice"`` (matched case-insensitively, returned as spelled here).
     minimum, maximum : float, optional
@@ -177,6 +178,9 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "§9"),
     Parameter("remove", "choice", "trend", "what is taken out before the refined step [AMB-9]", "§9",
               choices=("trend", "offset+trend")),
+    # ----------------------------------------------------------------- trends and errors (§10.2)
+    Parameter("trend_ar1", "bool", False, "inflate the OLS trend error by sqrt((1+rho1)/(1-rho1)) for "
+              "autocorrelated monthly residuals (off: the paper's rule)", "§10.2", stage="analysis"),
 )
 
 #: Names of the presets; each is ``default`` overridden by the rows' ``presets`` entries.
@@ -421,7 +425,7 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser, stages=("data", "estimator")) -> None:
+def add_arguments(parser: argparse.ArgumentParser, stages=("data", "estimator", "analysis")) -> None:
     """Add ``--preset``, ``-p name=value`` and one ``--flag`` per table row of ``stages``.
 
     Flags default to "not given" (``None``), so that a preset's values stand unless the user

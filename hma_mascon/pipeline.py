@@ -121,7 +121,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
             gia_trends = -np.asarray(rates)  # the glacier trend changes by minus each model's rate
 
     # 5. trends and 95 % errors (§10.2)
-    trend, err, _ = trend_with_error(t, x)
+    trend, err, _ = trend_with_error(t, x, ar1=settings["trend_ar1"])
     out = solution_to_dataset(
         x, est.time_, grid.lat_axis, grid.lon_axis, grid.area, ewh_error=res.stated_error, trend=trend, trend_error=err,
         glacier=glacier_x, alpha_preliminary=res.preliminary.alpha, alpha_refined=res.refined.alpha,
@@ -130,7 +130,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
         month=est.month_, decimal_year=t, parameters={"preset": settings.preset, **settings}, provenance=provenance,
     )
     if glacier_x is not None:
-        gtrend, gerr, _ = trend_with_error(t, glacier_x, gia_trends=gia_trends)
+        gtrend, gerr, _ = trend_with_error(t, glacier_x, gia_trends=gia_trends, ar1=settings["trend_ar1"])
         out["glacier_lwe_thickness_trend"] = (("lat", "lon"), 100.0 * gtrend.reshape(grid.shape),
                                               {"units": "cm yr-1", "long_name": "linear trend of the glacier signal"})
         out["glacier_lwe_thickness_trend_error"] = (

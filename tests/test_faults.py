@@ -429,8 +429,8 @@ def test_duplicate_month_file_is_flagged_by_data_status(tmp_path):
 
 
 def test_month_dropped_for_lack_of_tn13_record_is_reported(tmp_path):
-    from hma_mascon.low_degree import write_tn13, write_tn14
     from hma_mascon.inputs import drop_months_without_records
+    from hma_mascon.low_degree import write_tn13, write_tn14
 
     t0 = np.array(["2005-01-01", "2005-02-01"], "datetime64[ns]")
     t1 = np.array(["2005-02-01", "2005-03-01"], "datetime64[ns]")

@@ -17,7 +17,7 @@ def test_defaults_complete_and_typed():
     assert list(s) == list(PARAMETERS) and s.preset == "default"
     for name, p in PARAMETERS.items():
         assert s[name] == p.default
-        assert p.section.startswith("§") and p.stage in ("data", "estimator") and p.doc
+        assert p.section.startswith("§") and p.stage in ("data", "estimator", "analysis") and p.doc
     assert isinstance(s["altitude_km"], float) and isinstance(s["seed"], int) and s.box == (65.0, 105.0, 26.0, 47.0)
 
 
@@ -125,6 +125,7 @@ def test_cli_flags_come_from_the_table():
     s = hp.settings_from_args(args)
     assert s.preset == "paper" and s["kernel"] == "truncated" and s["altitude_km"] == 400.0
     assert s.box == (70.0, 90.0, 28.0, 40.0) and s["alpha_floor_factor"] is None
+    assert hp.settings_from_args(parser.parse_args(["--trend-ar1", "yes"]))["trend_ar1"] is True
     args = parser.parse_args(["--sigma0-sq", "-1"])
     with pytest.raises(ParameterError, match="sigma0_sq"):
         hp.settings_from_args(args)

@@ -12,6 +12,7 @@ import xarray as xr
 from ..experiments import fit_variant, load_reduced_problem, reduced_box, reduced_solution_maps
 from ..geometry import mascon_grid
 from ..inputs import prepare
+from ..params import names
 from ..pipeline import run_solution
 from ..regions import load_regions
 from .cache import cached, cached_solution
@@ -28,8 +29,8 @@ def book_solution(params, **extra) -> xr.Dataset:
     the result, or the cache key would lie).
     """
     def compute():
-        return run_solution(params["data_dir"], params.preset, progress=False, **params.stage("data"),
-                            **params.stage("estimator"), **extra)
+        return run_solution(params["data_dir"], params.preset, progress=False,
+                            **{name: params[name] for name in names()}, **extra)
 
     return cached_solution(params, compute)
 
