@@ -35,7 +35,7 @@ from .stokes import to_sigma_vector
 from .synthesis import synthesis_matrix
 from .weights import observation_covariance
 
-__all__ = ["kernel_maps", "observation_covariance_spectrum", "prior_sigma_maps", "resolution_matrix",
+__all__ = ["kernel_maps", "observation_covariance_spectrum", "prior_sigma_maps", "whitened_system", "resolution_matrix",
            "resolution_spread", "alpha_curves", "box_total_gt"]
 
 
@@ -112,7 +112,7 @@ def prior_sigma_maps(priors: dict, grid, floor=0.01) -> xr.Dataset:
     return out
 
 
-def _whitened(est, problem):
+def whitened_system(est, problem):
     """Rebuild Ã = L⁻¹ A·scale and the whitened data L⁻¹ y·scale exactly as
     :meth:`PointMassMascon.fit` does (first P group; the default ``P_mode="mean"`` has one)."""
 
@@ -124,7 +124,7 @@ def _whitened(est, problem):
     scale = 1.0 / float(np.sqrt(np.mean(A**2)))
     sigma = np.nan_to_num(to_sigma_vector(ds, nmin=1, nmax=nmax))
     mission = np.asarray(ds["mission"].values).astype(str) if "mission" in ds.coords else None
-    whiten, _ = est._whiteners(B, sigma, mission, scale, A.shape[0])
+    whiten, _ = est.observation_whiteners(B, sigma, mission, scale, A.shape[0])
     w = whiten[0] if isinstance(whiten, list) else whiten
     Aw = w.whiten(A * scale)
     Y = np.nan_to_num(est.observations_ * scale)
@@ -138,7 +138,7 @@ def resolution_matrix(est, problem, alpha=None, R=None) -> np.ndarray:
     H_ij is the response of cell i to a unit EWH impulse in cell j; H = I means perfect resolution.
     """
 
-    Aw, _, _ = _whitened(est, problem)
+    Aw, _, _ = whitened_system(est, problem)
     N = Aw.T @ Aw
     alpha = float(np.nanmedian(est.result_.preliminary.alpha)) if alpha is None else float(alpha)
     R = np.asarray(est.r_pre_ if R is None else R, float)
@@ -181,7 +181,7 @@ def alpha_curves(est, problem, month: int = 0, alphas=None, sigma0_sq=None) -> p
     ``sigma0_sq`` or the estimator's). ``attrs["alpha_chosen"]`` is the estimator's α.
     """
 
-    Aw, Yw, nobs = _whitened(est, problem)
+    Aw, Yw, nobs = whitened_system(est, problem)
     system = eigen_system(Aw, est.r_pre_, nobs=nobs)
     solver = system.solver
     yw = Yw[month]

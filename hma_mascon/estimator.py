@@ -190,7 +190,9 @@ class PointMassMascon:
             R = reg.regularization_grace_variance(priors["grace_ewh"], self.prior_floor_m)
         return R, R
 
-    def _whiteners(self, B, sigma, mission, scale, n):
+    def observation_whiteners(self, B, sigma, mission, scale, n):
+        """Whiteners L⁻¹ of the observation covariance, one per coefficient-variance group (``P_mode``),
+        and the group index of each month (used by :meth:`fit` and by the diagnostics)."""
         T = sigma.shape[0]
         if self.weight == "identity":
             return Whitener(None, "identity", n=n), np.zeros(T, int)
@@ -249,7 +251,7 @@ class PointMassMascon:
         Y = (np.nan_to_num(c, nan=0.0) @ B.T) * scale
         Y[~np.all(np.isfinite(c), axis=1)] = np.nan
         mission = np.asarray(ds["mission"].values).astype(str) if "mission" in ds.coords else None
-        whiten, group = self._whiteners(B, sigma, mission, scale, A.shape[0])
+        whiten, group = self.observation_whiteners(B, sigma, mission, scale, A.shape[0])
         del B
         r_pre, r_sv = self._regularization(priors, grid)
         t = (np.asarray(ds["decimal_year"].values, float) if "decimal_year" in ds.coords

@@ -127,7 +127,7 @@ def test_closed_loop_tiny_problem(tiny_problem):
     # trace H = t(alpha) = sum lambda/(lambda + alpha) of the generalized eigenproblem (independent path)
     from hma_mascon.eigensystem import eigen_system
 
-    Aw, _, _ = ex._whitened(est, p)
+    Aw, _, _ = dg.whitened_system(est, p)
     solver = eigen_system(Aw, est.r_pre_).solver
     for a in (1e-6, 1e-2, 1e2):
         assert np.trace(dg.resolution_matrix(est, p, alpha=a)) == pytest.approx(solver.dof(a), rel=1e-6)

@@ -145,7 +145,7 @@ def test_basin_means_correlate_with_jpl_and_csr_mascons(solutions, data_dir):
 def _small_dir_args(tmp_path, data_dir):
     out = tmp_path / "small.nc"
     return ["solve", "--data-dir", str(data_dir), "--out", str(out), "--box", "84", "90", "28", "32",
-            "--mascon-buffer-deg", "5", "--start", "2005-01", "--end", "2006-01", "--quiet"], out
+            "--mascon-buffer-deg", "5", "--period-start", "2005-01", "--period-end", "2006-01", "--quiet"], out
 
 
 def test_cli_solve_small_box_writes_cf_file(tmp_path, data_dir):

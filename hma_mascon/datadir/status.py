@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 import pooch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checksums import verify_checksums
 from .hashing import ChecksumMismatchWarning

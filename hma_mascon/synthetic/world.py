@@ -390,14 +390,14 @@ def _write_world_files(world: World, out: Path) -> Path:
     for rel, ds in world.products.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         ds.to_netcdf(out / rel, encoding={"lwe_thickness": {"zlib": True, "complevel": 1},
-                                          "time": {"units": "days since 2000-01-01", "calendar": "standard"}})
+                                          "time": {"units": "days since 2000-01-01", "calendar": "standard", "dtype": "float64"}})
     (out / "glaciers").mkdir(exist_ok=True)
     world.glacier_area.to_dataset().assign_attrs(pyproj_srs="epsg:4326", synthetic="yes").to_netcdf(
         out / "glaciers" / "rgi6_glacier_area_0.5deg.nc")
     (out / "truth").mkdir(exist_ok=True)
     world.truth.to_netcdf(out / "truth" / "truth.nc", encoding={
         v: {"zlib": True, "complevel": 1} for v in ["lwe_thickness", "glacier", "lake", "hydrology", "gia"]} | {
-        "time": {"units": "days since 2000-01-01", "calendar": "standard"}})
+        "time": {"units": "days since 2000-01-01", "calendar": "standard", "dtype": "float64"}})
     (out / "regions").mkdir(exist_ok=True)
     gp = out / "regions" / "boundary_mountain_regions_hma_v3_clean.gpkg"
     if gp.exists():
