@@ -159,3 +159,36 @@ def test_insitu_and_priors(world, written):
     assert str(wghm.time.values[-1])[:7] == "2017-12" and wghm.lwe_thickness.attrs["units"] == "cm"
     aster = xr.open_dataset(written / "glaciers" / "aster_glacier_mass_0.5deg.nc")
     assert str(aster.time.values[-1])[:7] == "2019-12"
+
+
+@pytest.mark.parametrize("cell", [(26.25, 65.25), (35.75, 80.25), (46.75, 104.75)])
+def test_block_mass_sits_at_the_cell_centre(cell):
+    """One 0.5 deg cell spread onto the analysis nodes and analysed: its degree-1 coefficients give
+    the direction of its centre of mass, which must be the cell centre that truth.nc reports
+    (generator 1.0.0 put it 0.125 deg south-west), and its degree-0 term its mass."""
+    from hma_mascon.synthetic._sh import analyse_many
+    from hma_mascon.synthetic.grids import blocks_to_dh, cell_area_m2, product_axes
+
+    lat, lon = product_axes()
+    block = np.zeros((1, lat.size, lon.size))
+    i, j = np.argmin(np.abs(lat - cell[0])), np.argmin(np.abs(lon - cell[1]))
+    block[0, i, j] = 1.0
+    c = analyse_many(blocks_to_dh(block, lat, lon), nmax=1)[0]
+    lat_c = np.degrees(np.arctan2(c[0, 1, 0], np.hypot(c[0, 1, 1], c[1, 1, 1])))
+    lon_c = np.degrees(np.arctan2(c[1, 1, 1], c[0, 1, 1])) % 360
+    assert lat_c == pytest.approx(lat[i], abs=0.01)
+    assert lon_c == pytest.approx(lon[j], abs=0.01)
+    # mass: C00 * 4 pi r^2 = cell area (unit thickness), to the ellipsoid-vs-sphere area difference
+    r = 6371e3
+    assert c[0, 0, 0] * 4 * np.pi * r**2 == pytest.approx(cell_area_m2(np.array([lat[i]]))[0], rel=0.01)
+
+
+def test_cell_node_weights_are_centred_and_conserve_width():
+    from hma_mascon.synthetic.grids import cell_node_weights
+
+    nodes = np.arange(0.0, 10.0, 0.25)
+    centres = np.arange(2.25, 8.0, 0.5)
+    W = cell_node_weights(nodes, centres, 0.5)
+    np.testing.assert_allclose(W.sum(axis=0), 2.0)  # two node widths per 0.5 deg cell
+    np.testing.assert_allclose(W.T @ nodes / W.sum(axis=0), centres)  # node centroid = cell centre
+    assert W.sum(axis=1).max() == pytest.approx(1.0)  # an edge node is shared, never doubled

@@ -268,7 +268,10 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
     for nb, content in kept.items():
         (staged / nb).write_bytes(content)
     env = {"HMA_MASCON_CACHE": str(build / ".hma_cache"), "HMA_MASCON_COMMIT": git_commit(root),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           # pooch imports tqdm.auto, which warns (with an external URL) when ipywidgets is absent;
+           # a static page wants tqdm's text bars, so the kernels start with that warning ignored
+           "PYTHONWARNINGS": "ignore:IProgress not found"}
     inject = {"data": params["data"], "data_dir": params["data_dir"], "preset": params.preset,
               "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in params.overrides().items()}}
     for i, nb in enumerate(notebooks, 1):

@@ -1,7 +1,7 @@
 """Grids of the synthetic world: the 0.5 deg product grid, the global Driscoll-Healy analysis grid,
 cell areas, and the mapping of 0.5 deg blocks onto the analysis nodes.
 
-Written by hand (simple index arithmetic). The cell areas come from :mod:`hma_mascon.geometry` (the
+Written by hand (index arithmetic and a centred trapezoidal quadrature). The cell areas come from :mod:`hma_mascon.geometry` (the
 same ellipsoidal S_j the inversion uses for every Gt conversion, METHODS.md §3), so regional Gt sums
 of the truth close exactly.
 """
@@ -40,12 +40,38 @@ def dh_axes(lmax: int = P.ANALYSIS_LMAX):
     return 90.0 - d * np.arange(n), d * np.arange(2 * n)
 
 
+def cell_node_weights(nodes: np.ndarray, centres: np.ndarray, step: float) -> np.ndarray:
+    """Weights W[node, cell] of the centred (trapezoidal) quadrature of one axis.
+
+    A node strictly inside a cell gets weight 1 for it; a node on the edge between two cells gets 1/2
+    for each, so the nodes of a cell are placed symmetrically about its centre (for 0.5 deg cells on
+    0.25 deg nodes: 1/2, 1, 1/2 at south edge, centre, north edge) and each cell keeps the share of
+    nodes that matches its width. A node that lies outside every cell gets no weight.
+
+    Parameters
+    ----------
+    nodes : ndarray (n,)
+        Node coordinates [deg].
+    centres : ndarray (k,)
+        Ascending, equally spaced cell centres [deg].
+    step : float
+        Cell width [deg].
+    """
+    u = (np.asarray(nodes, float)[:, None] - np.asarray(centres, float)[None, :]) / step  # in cell widths
+    tol = 1e-9
+    inside = np.abs(u) < 0.5 - tol
+    edge = np.abs(np.abs(u) - 0.5) <= tol
+    return inside.astype(float) + 0.5 * edge
+
+
 def blocks_to_dh(block: np.ndarray, lat: np.ndarray, lon: np.ndarray, lmax: int = P.ANALYSIS_LMAX) -> np.ndarray:
     """Spread a field that is uniform in each 0.5 deg cell onto the analysis nodes.
 
-    Nodes on a cell edge belong to the cell north/east of the edge (half-open cells
-    ``[south, north) x [west, east)``), so each cell receives its correct share of nodes and the
-    quadrature conserves its mass (to the cos-latitude variation inside the cell).
+    The quadrature is centred on the cells (:func:`cell_node_weights`): a node on the edge between two
+    cells carries the mean of both, so the mass of each cell sits at its centre, where ``truth.nc``
+    reports it. (Generator 1.0.0 gave an edge node to the cell north/east of it, which put each cell's
+    mass 0.125 deg south-west of its centre, about 14 km.) The cell's mass is conserved to the
+    cos-latitude variation inside the cell.
 
     Parameters
     ----------
@@ -53,12 +79,7 @@ def blocks_to_dh(block: np.ndarray, lat: np.ndarray, lon: np.ndarray, lmax: int 
         Values on the product grid given by the ascending cell-centre axes ``lat``, ``lon``.
     """
     glat, glon = dh_axes(lmax)
-    step = lat[1] - lat[0]
-    i = np.floor((glat - (lat[0] - step / 2)) / step + 1e-9).astype(int)
-    j = np.floor((glon - (lon[0] - step / 2)) / step + 1e-9).astype(int)
-    iv = (i >= 0) & (i < lat.size)
-    jv = (j >= 0) & (j < lon.size)
-    out = np.zeros(block.shape[:-2] + (glat.size, glon.size))
-    sub = block[..., i[iv], :][..., j[jv]]
-    out[..., np.flatnonzero(iv)[:, None], np.flatnonzero(jv)[None, :]] = sub
-    return out
+    step = float(lat[1] - lat[0])
+    Wlat = cell_node_weights(glat, lat, step)
+    Wlon = cell_node_weights(glon, lon, float(lon[1] - lon[0]))
+    return np.einsum("ia,...ab,jb->...ij", Wlat, np.asarray(block, float), Wlon, optimize=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 
 #: Version of the generator; part of the cache key. Bump when the algorithm changes.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1.0: cell-centred quadrature of the 0.5 deg blocks (blocks_to_dh)
 
 #: Default seed of the embedded world.
 DEFAULT_SEED = 20240101
