@@ -166,6 +166,9 @@ class PointMassMascon:
                 if v.seasonal_second_moment is not None:
                     second = second + np.nan_to_num(np.asarray(v.seasonal_second_moment, float))
             r_sv = 1.0 / reg.prior_variance(np.sqrt(second), self.prior_floor_m)
+            if self.prior_correlation_km is not None:
+                r_pre = reg.correlated_prior_precision(r_pre, grid, self.prior_correlation_km)
+                r_sv = reg.correlated_prior_precision(r_sv, grid, self.prior_correlation_km)
             return r_pre, r_sv
         if kind == "identity":
             R = reg.regularization_identity(m)

@@ -159,6 +159,9 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "§7", choices=("A", "B", "C"), presets={"paper": "A"}),
     Parameter("prior_floor_m", "float", 0.01, "floor of the prior RMS [AMB-7]", "§7", minimum=1e-6,
               maximum=10.0, unit="m"),
+    Parameter("prior_correlation_km", "float", None, "multisource family: correlate the prior between cells, "
+              "C = D exp(-d/L) D with D the multisource sigmas (none: diagonal R, the paper); issue 11 suspect 1",
+              "§7", minimum=1.0, maximum=5000.0, unit="km", nullable=True),
     Parameter("correlation_length_km", "float", 150.0, "correlation length of the exponential family", "§7",
               minimum=1.0, maximum=5000.0, unit="km"),
     # ----------------------------------------------------------------- alpha (§8)

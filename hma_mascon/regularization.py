@@ -29,6 +29,7 @@ from .constants import R_MEAN
 from .timeseries import decimal_year
 
 __all__ = [
+    "correlated_prior_precision",
     "prior_rms",
     "rms_from_rate",
     "prior_variance",
@@ -321,6 +322,40 @@ def regularization_exponential(grid, correlation_length_km, sigma):
     cf = linalg.cho_factor(C, lower=True)
     R = linalg.cho_solve(cf, np.eye(lat.size))
     return 0.5 * (R + R.T)
+
+
+def correlated_prior_precision(r, grid, correlation_length_km):
+    """Correlate a diagonal prior: R = D⁻¹ ρ⁻¹ D⁻¹ with D = diag(r)^(-1/2) and ρ_ij = exp(-d_ij / L).
+
+    The multisource variances σ_j² = 1/r_j stay on the diagonal of the covariance C = D ρ D; the
+    exponential correlation of great-circle distance (the review seed's correlation family; positive
+    definite on the sphere, Gneiting 2013) lets neighbouring cells share what GRACE resolves as one
+    patch instead of piling it into the highest-variance cell (issue 11, suspect 1). ρ is inverted
+    once (Cholesky) and shared by every diagonal of ``r``.
+
+    Parameters
+    ----------
+    r : ndarray (m,) or (k, m)
+        Diagonal precision(s) 1/σ² [m⁻²], e.g. R_pre or the 12 R_sv.
+    grid : MasconGrid
+    correlation_length_km : float
+        L [km].
+
+    Returns
+    -------
+    ndarray (m, m) or (k, m, m)
+    """
+    if correlation_length_km <= 0:
+        raise ValueError("correlation_length_km must be positive")
+    r = np.asarray(r, float)
+    if np.any(~np.isfinite(r)) or np.any(r <= 0):
+        raise ValueError("r must be finite and positive")
+    lat, lon = np.asarray(grid.lat, float), np.asarray(grid.lon, float)
+    rho = np.exp(-_great_circle_km(lat, lon) / correlation_length_km)
+    rho_inv = linalg.cho_solve(linalg.cho_factor(rho, lower=True), np.eye(lat.size))
+    rho_inv = 0.5 * (rho_inv + rho_inv.T)
+    s = np.sqrt(r)
+    return rho_inv * (s[..., :, None] * s[..., None, :])
 
 
 def regularization_grace_variance(ewh_grid_series, floor=DEFAULT_FLOOR, time=None, period=None):

@@ -142,3 +142,29 @@ def test_grace_variance_and_identity():
     da = g.to_dataarray(np.repeat(series[:, 1:], g.size, axis=1), extra_dims=("time",)).assign_coords(time=T)
     assert np.allclose(regularization_grace_variance(da), r[1], rtol=1e-3)
     assert np.array_equal(regularization_identity(5), np.ones(5))
+
+
+def test_correlated_prior_keeps_the_variances_and_correlates_neighbours():
+    from hma_mascon.geometry import mascon_grid
+    from hma_mascon.regularization import correlated_prior_precision
+
+    grid = mascon_grid((80.0, 82.0, 30.0, 31.5), 0.5, 0.0)
+    rng = np.random.default_rng(1)
+    sigma = rng.uniform(0.02, 0.5, grid.size)
+    R = correlated_prior_precision(1 / sigma**2, grid, 100.0)
+    C = np.linalg.inv(R)
+    np.testing.assert_allclose(np.diag(C), sigma**2, rtol=1e-8)  # multisource variances kept
+    rho = C / np.outer(sigma, sigma)
+    assert np.all(rho > 0) and np.all(rho <= 1 + 1e-9)
+    # correlation falls with distance: cell 0 with its east neighbour (~48 km) and a cell 1.5 deg away
+    east = np.argmin(np.hypot(grid.lat - grid.lat[0], grid.lon - grid.lon[0] - 0.5))
+    far = np.argmin(np.hypot(grid.lat - grid.lat[0], grid.lon - grid.lon[0] - 1.5))
+    assert rho[0, east] > rho[0, far] > 0
+    assert rho[0, east] == pytest.approx(np.exp(-0.5 * 111.2 * np.cos(np.radians(grid.lat[0])) / 100.0), rel=0.02)
+    # a stack of diagonals (the 12 R_sv) is correlated one by one; a tiny L gives back the diagonal
+    Rs = correlated_prior_precision(np.stack([1 / sigma**2, 4 / sigma**2]), grid, 100.0)
+    np.testing.assert_allclose(Rs[1], 4 * R, rtol=1e-10)
+    np.testing.assert_allclose(correlated_prior_precision(1 / sigma**2, grid, 1.0), np.diag(1 / sigma**2),
+                               rtol=1e-6, atol=1e-6 * (1 / sigma**2).max())
+    with pytest.raises(ValueError):
+        correlated_prior_precision(-np.ones(grid.size), grid, 100.0)

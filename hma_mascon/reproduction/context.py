@@ -174,6 +174,8 @@ def is_truncated(sol, period) -> bool:
     months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else \
         pd.DatetimeIndex(sol["time"].values).strftime("%Y-%m").values
     months = sorted(str(m) for m in months)
+    if period is None:  # the whole series
+        return False
     return bool(period[0] < months[0] or period[1] > months[-1])
 
 

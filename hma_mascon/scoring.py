@@ -1,0 +1,177 @@
+"""Score a solution against a known truth: the closed-loop metrics of the resolution claim.
+
+:func:`score_solution` compares a solution (``hma-mascon solve`` output) with the synthetic truth of
+the data directory it was computed from (``truth/truth.nc``, read through
+:func:`hma_mascon.reproduction.truth_as_solution`, so both go through the same code) and returns one
+row per metric: ours, the truth's value, the target of the issue "Earn the 0.5° resolution" and
+whether it is met. ``hma-mascon score SOLUTION --data-dir DIR`` prints the table.
+
+Metrics (all trends over the whole solution period, six-term fit, METHODS.md §10.2):
+
+* HMA glacier trend (sum of the 16 HiMAP regions, Gt/yr): within 10 % of the truth; its stated 95 %
+  error covers the truth; the fraction of the 16 regions whose stated 95 % error covers the truth.
+* Box total-mass trend of ``lwe_thickness`` over the non-buffer cells (Gt/yr): within 5 %.
+* Per-cell glacier trend skill :math:`R^2 = 1 - \\sum (\\hat b - b)^2 / \\sum (b - \\bar b)^2` over
+  the glacier cells (RGI area > 0, not buffer) and over the 10 % of them with the largest true
+  loss: at least 0.6 and 0.7.
+* Largest cell loss of the Himalaya, Nyainqentanglha and Tien Shan groups: within ±35 % of the truth's.
+* WGMS-style interannual r at the stations where the truth reaches r ≥ 0.85: at least 0.6.
+* Coverage of the per-cell 95 % trend bounds (``glacier_lwe_thickness_trend_error``): 90-98 % of the
+  glacier cells, with a median half-width at most twice the median actual error.
+
+Written by hand: the metrics are the issue's definitions; every number underneath comes from
+:mod:`hma_mascon.reproduction` (regional trends, maximum cells, Table II/III).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .output import read_solution
+from .reproduction.comparisons import table2, table3
+from .reproduction.context import prepare, trend_map, truth_as_solution
+from .reproduction.trends import max_cell_trends, regional_trend_table
+from .safeio import atomic_write_text
+from .synthetic import ensure_synthetic_data_dir
+
+__all__ = ["score_solution", "cell_trend_skill", "box_total_trend"]
+
+
+def cell_trend_skill(ours, truth) -> float:
+    """:math:`R^2 = 1 - \\sum(\\hat b-b)^2/\\sum(b-\\bar b)^2` of estimated against true trends (1 is
+    perfect, 0 is no better than the mean, negative is worse)."""
+    ours, truth = np.asarray(ours, float), np.asarray(truth, float)
+    ok = np.isfinite(ours) & np.isfinite(truth)
+    sst = np.sum((truth[ok] - truth[ok].mean()) ** 2)
+    return float(1.0 - np.sum((ours[ok] - truth[ok]) ** 2) / sst) if sst > 0 else np.nan
+
+
+def box_total_trend(sol, cells) -> float:
+    """Total-mass trend [Gt/yr] of ``lwe_thickness`` summed over ``cells`` (boolean, flattened grid)."""
+    area = np.asarray(sol["cell_area"].values, float).ravel()  # m2
+    rate = trend_map(sol, "lwe_thickness")  # m/yr
+    return float(np.nansum((rate * area)[cells]) * 1e3 / 1e12)  # m3 water/yr -> Gt/yr
+
+
+def _row(metric, ours, truth, target, passed, unit=""):
+    return {"metric": metric, "ours": float(ours), "truth": float(truth), "unit": unit, "target": target,
+            "passed": bool(passed) if passed is not None else None}
+
+
+def score_solution(sol, data_dir) -> pd.DataFrame:
+    """The closed-loop metrics of ``sol`` against the truth of ``data_dir``.
+
+    Parameters
+    ----------
+    sol : xarray.Dataset
+        A solution (:func:`hma_mascon.output.read_solution`) computed from ``data_dir``.
+    data_dir : path-like
+        A synthetic data directory (with ``truth/truth.nc``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric``, ``ours``, ``truth``, ``unit``, ``target``, ``passed`` (None for a number
+        shown for information).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_dir`` has no truth (a real data directory).
+    """
+    ctx = prepare(sol, data_dir)
+    tsol = truth_as_solution(data_dir, sol)
+    rows = []
+
+    ours_r = regional_trend_table(sol, ctx, period=None)
+    true_r = regional_trend_table(tsol, ctx, period=None)
+    o, t, e = ours_r.loc["HMA", "trend"], true_r.loc["HMA", "trend"], ours_r.loc["HMA", "error95"]
+    rows.append(_row("HMA glacier trend", o, t, "within 10 %", abs(o - t) <= 0.1 * abs(t), "Gt/yr"))
+    rows.append(_row("HMA stated 95 % error (covers the truth?)", e, abs(o - t), "error >= |ours - truth|",
+                     abs(o - t) <= e, "Gt/yr"))
+    regions = [r for r in ours_r.index if r != "HMA"]
+    err = ours_r.loc[regions, "error95"].values
+    miss = np.abs(ours_r.loc[regions, "trend"].values - true_r.loc[regions, "trend"].values)
+    cover = float(np.mean(miss <= err))
+    rows.append(_row(f"regions whose 95 % error covers the truth ({len(regions)})", cover, 1.0,
+                     "every region (coverage 0.90-0.98)", cover >= 0.9, "fraction"))
+    if "error95_with_damping" in ours_r:
+        errd = ours_r.loc[regions, "error95_with_damping"].values
+        rows.append(_row("  same, error including the damping bias", float(np.mean(miss <= errd)), 1.0,
+                         "information", None, "fraction"))
+
+    inner = (np.asarray(sol["is_buffer"].values).ravel() == 0) if "is_buffer" in sol else \
+        np.ones(ctx.grid.size, bool)
+    o, t = box_total_trend(sol, inner), box_total_trend(tsol, inner)
+    rows.append(_row("box total-mass trend (non-buffer cells)", o, t, "within 5 %", abs(o - t) <= 0.05 * abs(t),
+                     "Gt/yr"))
+
+    b_hat = 100 * trend_map(sol)
+    b = 100 * trend_map(tsol)
+    glacier = (ctx.glacier_area_km2 > 0) & inner & np.isfinite(b_hat) & np.isfinite(b)
+    top = glacier & (b <= np.quantile(b[glacier], 0.1)) if glacier.any() else glacier
+    rows.append(_row(f"per-cell glacier trend R², all glacier cells ({glacier.sum()})",
+                     cell_trend_skill(b_hat[glacier], b[glacier]), 1.0, ">= 0.6",
+                     cell_trend_skill(b_hat[glacier], b[glacier]) >= 0.6))
+    rows.append(_row(f"per-cell glacier trend R², 10 % largest true loss ({top.sum()})",
+                     cell_trend_skill(b_hat[top], b[top]), 1.0, ">= 0.7", cell_trend_skill(b_hat[top], b[top]) >= 0.7))
+
+    t2o, t2t = table2(sol, ctx), table2(tsol, ctx)
+    for k in ("slope", "r2"):
+        rows.append(_row(f"ASTER-style per-cell regression {k}", t2o["cell"][k], t2t["cell"][k], "information", None))
+
+    mo, mt = max_cell_trends(sol, ctx, period=None), max_cell_trends(tsol, ctx, period=None)
+    for group in mo.index:
+        o, t = mo.loc[group, "trend_cm_yr"], mt.loc[group, "trend_cm_yr"]
+        rows.append(_row(f"largest cell loss, {group}", o, t, "within ±35 %",
+                         abs(o - t) <= 0.35 * abs(t) if np.isfinite(t) else None, "cm/yr"))
+
+    so, st = table3(sol, ctx), table3(tsol, ctx)
+    for label in so.index:
+        t = st.loc[label, "r"]
+        rows.append(_row(f"interannual r, {label}", so.loc[label, "r"], t,
+                         ">= 0.6" if t >= 0.85 else "information (truth < 0.85)",
+                         so.loc[label, "r"] >= 0.6 if t >= 0.85 else None))
+
+    if "glacier_lwe_thickness_trend_error" in sol:
+        half = np.asarray(sol["glacier_lwe_thickness_trend_error"].values, float).ravel()[glacier]
+        actual = np.abs(b_hat[glacier] - b[glacier])
+        cov = float(np.mean(actual <= half))
+        rows.append(_row("cells whose 95 % trend bounds cover the truth", cov, 0.95, "0.90-0.98",
+                         0.90 <= cov <= 0.98, "fraction"))
+        ratio = float(np.median(half) / np.median(actual)) if np.median(actual) > 0 else np.nan
+        rows.append(_row("median half-width / median actual error", ratio, 1.0, "<= 2 (and coverage met)",
+                         ratio <= 2.0 and 0.90 <= cov <= 0.98))
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def _cmd_score(args) -> int:
+    data_dir = args.data_dir or ensure_synthetic_data_dir()
+    if not (Path(data_dir) / "truth" / "truth.nc").is_file():
+        print(f"hma-mascon score: {data_dir} has no truth/truth.nc: only a synthetic world can score a solution",
+              file=sys.stderr)
+        return 2
+    table = score_solution(read_solution(args.solution), data_dir)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 70, "display.float_format", "{:.3f}".format):
+        print(table)
+    if args.csv:
+        atomic_write_text(args.csv, table.to_csv())
+    met = table["passed"].dropna()
+    print(f"\n{int(met.sum())} of {met.size} targets met")
+    return 0
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``hma-mascon score SOLUTION`` to the command line."""
+    p = subparsers.add_parser("score", help="compare a solution with the synthetic truth (closed-loop metrics)",
+                              description="Print the closed-loop metrics of a solution file against the truth "
+                                          "of the synthetic data directory it was computed from.")
+    p.add_argument("solution", help="netCDF file written by hma-mascon solve")
+    p.add_argument("--data-dir", default=None, help="synthetic data directory (default: the embedded world)")
+    p.add_argument("--csv", default=None, help="also write the table as CSV")
+    p.set_defaults(func=_cmd_score)

@@ -1,0 +1,48 @@
+"""The closed-loop scores: perfect for the truth itself, and they fall when the solution is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hma_mascon.scoring import cell_trend_skill, score_solution
+from hma_mascon.synthetic import ensure_synthetic_data_dir, load_truth
+
+
+def test_cell_trend_skill_limits():
+    b = np.array([-3.0, -1.0, 0.0, 2.0])
+    assert cell_trend_skill(b, b) == pytest.approx(1.0)
+    assert cell_trend_skill(np.full(4, b.mean()), b) == pytest.approx(0.0)
+    assert cell_trend_skill(-b, b) < 0
+
+
+@pytest.fixture(scope="module")
+def truth_solution():
+    d = ensure_synthetic_data_dir()
+    tr = load_truth(d).isel(time=slice(0, None, 6))
+    lat, lon = tr["lat"].values, tr["lon"].values
+    sol = xr.Dataset(
+        {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
+         "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
+         "cell_area": tr["cell_area"]},
+        coords={"time": tr["time"].values, "lat": lat, "lon": lon, "month": ("time", tr["month"].values),
+                "decimal_year": ("time", tr["decimal_year"].values)})
+    return d, sol
+
+
+def test_the_truth_scores_perfectly_and_a_damped_truth_does_not(truth_solution):
+    d, sol = truth_solution
+    s = score_solution(sol, d)
+    assert s.loc["HMA glacier trend", "ours"] == pytest.approx(s.loc["HMA glacier trend", "truth"], rel=1e-9)
+    r2 = [m for m in s.index if m.startswith("per-cell glacier trend R²")]
+    assert len(r2) == 2 and np.allclose(s.loc[r2, "ours"], 1.0)
+    assert s["passed"].dropna().all(), s[s["passed"] == False]  # noqa: E712
+    damped = sol.copy()
+    damped["glacier_lwe_thickness"] = 0.7 * sol["glacier_lwe_thickness"]
+    damped["lwe_thickness"] = sol["lwe_thickness"] - 0.3 * sol["glacier_lwe_thickness"]
+    s2 = score_solution(damped, d)
+    assert not s2.loc["HMA glacier trend", "passed"]
+    assert s2.loc["HMA glacier trend", "ours"] == pytest.approx(0.7 * s.loc["HMA glacier trend", "truth"], rel=1e-6)
+    assert (s2.loc[r2, "ours"] < 1.0).all()
+    assert not s2.loc["box total-mass trend (non-buffer cells)", "passed"]
