@@ -157,7 +157,7 @@ def _cmd_score(args) -> int:
               file=sys.stderr)
         return 2
     table = score_solution(read_solution(args.solution), data_dir)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 70, "display.float_format", "{:.3f}".format):
+    with pd.option_context("display.width", 200, "display.max_columns", None, "display.max_colwidth", 70, "display.float_format", "{:.3f}".format):
         print(table)
     if args.csv:
         atomic_write_text(args.csv, table.to_csv())
