@@ -27,7 +27,7 @@ from .glacier import glacier_signal
 from .inputs import prepare
 from .output import solution_to_dataset, write_solution
 from .params import ParameterError, add_arguments, resolve, settings_from_args
-from .safeio import exclusive_lock
+from .safeio import AtomicWriteError, check_writable, exclusive_lock
 from .timeseries import trend_with_error
 
 __all__ = ["run_solution", "register_cli", "warn_small_box", "SMALL_BOX_BUFFER_DEG"]
@@ -165,6 +165,10 @@ def _solve(args) -> int:
         settings = settings_from_args(args)
     except ParameterError as exc:
         raise SystemExit(f"hma-mascon solve: {exc}") from None
+    try:  # --out is checked before anything is computed
+        check_writable(args.out)
+    except AtomicWriteError as exc:
+        raise SystemExit(f"hma-mascon solve: --out {exc}") from None
     data_dir = args.data_dir or os.environ.get("HMA_MASCON_DATA") or None
     with exclusive_lock(args.out):  # a second solve to the same --out refuses at once
         ds = run_solution(data_dir, settings.preset, glacier=not args.no_glacier, progress=not args.quiet,

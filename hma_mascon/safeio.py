@@ -48,6 +48,7 @@ __all__ = [
     "TargetLockedError",
     "atomic_path",
     "atomic_write_text",
+    "check_writable",
     "deferred_interrupt",
     "exclusive_lock",
     "lock_path",
@@ -136,6 +137,40 @@ def _replace_directory(tmp: Path, target: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------- atomic writes
+def check_writable(target, *, directory: bool = False) -> Path:
+    """Check, before any computation, that ``target`` can be written; return it as a Path.
+
+    The parent folder must exist (or be creatable) and accept a new file (probed by creating and
+    removing a temporary file, which also works for root and read-only mounts where
+    :func:`os.access` does not tell), and an existing ``target`` must be of the expected kind.
+
+    Raises
+    ------
+    AtomicWriteError
+        Naming ``target`` and the problem (a directory where a file is expected, a parent that is a
+        file, a parent that cannot be created or written).
+    """
+    target = Path(target)
+    if target.exists() and target.is_dir() != directory:
+        kind = "a directory" if target.is_dir() else "a file"
+        raise AtomicWriteError(target, f"is {kind}; expected {'a directory' if directory else 'a file'}")
+    parent = target.absolute().parent
+    missing = [parent, *parent.parents]
+    first = next((p for p in missing if p.exists()), None)
+    if first is not None and not first.is_dir():
+        raise AtomicWriteError(target, f"its parent {first} is a file, not a directory")
+    if not parent.exists():
+        # probe the nearest existing ancestor, without creating folders the run may never need
+        parent = first
+    try:
+        fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix="-probe", dir=parent)
+    except OSError as exc:
+        raise AtomicWriteError(target, f"cannot write into {parent} ({exc.strerror or exc})") from exc
+    os.close(fd)
+    os.unlink(name)
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(target, *, directory: bool = False, fsync: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` when the block succeeds.

@@ -211,6 +211,28 @@ class BookResult:
     stripped_links: int = 0
 
 
+def select_notebooks(notebooks, only: str) -> list:
+    """The notebooks ``--only`` names: a chapter number (``3`` or ``03``) or a part of a file name.
+
+    Raises
+    ------
+    ValueError
+        For an empty value, or one that matches no notebook (the message lists the notebooks).
+    """
+    text = str(only).strip()
+    have = [Path(nb).name for nb in notebooks]
+    if not text:
+        raise ValueError(f"--only {only!r}: give a chapter number or a part of a notebook name; have {have}")
+    if text.isdigit():
+        chosen = [nb for nb in notebooks
+                  if (m := re.match(r"(\d+)_", Path(nb).name)) and int(m.group(1)) == int(text)]
+    else:
+        chosen = [nb for nb in notebooks if text in Path(nb).name]
+    if not chosen:
+        raise ValueError(f"--only {only!r}: no notebook of _toc.yml matches; have {have}")
+    return chosen
+
+
 def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = None,
              only: str | None = None, out_dir: str | Path | None = None, build_html: bool = True,
              root: str | Path = BOOK_ROOT, progress: bool = True) -> BookResult:
@@ -253,11 +275,8 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
     build = Path(out_dir).resolve() / "_build" if out_dir else root / "_build"
     staged = build / "_executed"
     notebooks = toc_notebooks(root)
-    if only:
-        chosen = [nb for nb in notebooks if only in nb.name]
-        if not chosen:
-            raise ValueError(f"--only {only!r}: no notebook of _toc.yml matches; have "
-                             f"{[nb.name for nb in notebooks]}")
+    if only is not None:
+        chosen = select_notebooks(notebooks, only)
         # keep the executed copies of the other notebooks from an earlier run
         kept = {nb: (staged / nb).read_bytes() for nb in notebooks
                 if nb not in chosen and (staged / nb).is_file()}
@@ -328,7 +347,7 @@ def register_cli(subparsers) -> None:
                    help="real data directory (default: $HMA_MASCON_DATA if set, else the synthetic world)")
     p.add_argument("--synthetic", action="store_true",
                    help="build on the synthetic world even when HMA_MASCON_DATA is set")
-    p.add_argument("--only", default=None, metavar="NOTEBOOK", help="run only this notebook")
+    p.add_argument("--only", default=None, metavar="NOTEBOOK", help="run only this chapter: its number (3) or a part of its file name (refined)")
     p.add_argument("--out", default=None, metavar="DIR", help="output root; artefacts in DIR/_build")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks only")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
