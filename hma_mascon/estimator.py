@@ -35,6 +35,7 @@ from .constants import RHO_WATER
 from .geometry import mascon_grid, observation_grid
 from .kernels import design_matrix, remove_degree0
 from .params import Settings, names, resolve
+from .plausibility import check_months, check_solution, ewh_limit
 from .stokes import calendar_months, to_coefficient_vector, to_sigma_vector
 from .synthesis import synthesis_matrix
 from .timeseries import decimal_year
@@ -236,6 +237,19 @@ class PointMassMascon:
         Returns
         -------
         self
+            With ``plausibility_`` (:class:`hma_mascon.plausibility.PlausibilityReport`): the cells
+            against the data's own unfiltered EWH amplitude.
+
+        Raises
+        ------
+        hma_mascon.errors.InputError
+            A two-step fit of fewer than :data:`hma_mascon.plausibility.MIN_TWO_STEP_MONTHS`
+            months, before anything is computed.
+
+        Warns
+        -----
+        hma_mascon.plausibility.ImplausibleSolutionWarning
+            When a cell-month exceeds the plausible limit (the message gives the numbers).
         """
         self.settings()
         ds = stokes_anomalies
@@ -245,6 +259,7 @@ class PointMassMascon:
         GM, radius = float(ds.attrs["GM"]), float(ds.attrs["radius"])
         grid, obs = self.geometry(radius)
         c = to_coefficient_vector(ds, nmin=1, nmax=nmax)
+        check_months(int(np.all(np.isfinite(c), axis=1).sum()), self.two_step, where="PointMassMascon.fit")
         sigma = np.nan_to_num(to_sigma_vector(ds, nmin=1, nmax=nmax)) if "sigma_C" in ds else np.zeros_like(c)
         B = synthesis_matrix(obs.lat, obs.lon, obs.radius, nmax, GM, radius, love, quantity=self.kind)
         A = design_matrix(obs, grid, kind=self.kind, kernel=self.kernel, nmax=nmax)
@@ -280,6 +295,9 @@ class PointMassMascon:
         self.x_ = result.x
         self.observations_ = Y / scale
         self.n_groups_ = len(whiten) if isinstance(whiten, list) else 1
+        # the cells against the data's own unfiltered EWH amplitude (hma_mascon.plausibility)
+        h_max = ewh_limit(ds, love, grid.lat, grid.lon, nmax=nmax)
+        self.plausibility_ = check_solution(result.x, h_max, grid.area, nmax, radius, grid.lat, grid.lon, self.month_)
         return self
 
     @staticmethod

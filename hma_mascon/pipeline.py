@@ -100,8 +100,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
     inputs = prepare(data_dir, settings, gia=glacier, soil_moisture=glacier, reference=reference, progress=progress,
                      allow_modified_inputs=allow_modified_inputs)
     provenance = inputs.provenance
-    if not inputs.synthetic:  # the synthetic world's noise is white and known
-        warn_small_box(settings)
+    warn_small_box(settings)  # every data directory (issue 13: it used to skip the synthetic world)
     ds, love, grid, priors = inputs.stokes, inputs.love, inputs.grid, inputs.priors
 
     # 3. estimator (§3-§9); the glacier prior's trend probes the regularization damping
@@ -154,6 +153,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
                                              "(noise-free, resolution operators at the median alpha)"})
     out["is_buffer"] = (("lat", "lon"), grid.is_buffer.reshape(grid.shape).astype("i1"),
                         {"long_name": "buffer mascon (excluded from reported sums)", "units": "1"})
+    out.attrs.update(est.plausibility_.attrs())
     out.attrs["t0"] = float(res.t0)
     out.attrs["hma_mascon_version"] = __version__
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,24 @@ def test_data_identity_follows_checksums_and_files(tmp_path):
     assert book.data_identity(None) == "none"
     with pytest.raises(FileNotFoundError, match="nowhere"):
         book.data_identity(tmp_path / "nowhere")
+
+
+def test_data_identity_sees_a_byte_changed_with_size_and_time_put_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("HMA_MASCON_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    (data / "grace").mkdir(parents=True)
+    f = data / "grace" / "a.gz"
+    f.write_bytes(b"GRCOF2 2 0 1.0e-10")
+    first = book.data_identity(data)
+    assert (tmp_path / "cache" / "sha256-cache.json").is_file()  # hashed once, cached
+    assert book.data_identity(data) == first
+    st = f.stat()
+    f.write_bytes(b"GRCOF2 2 0 1.1e-10")  # one digit, same size
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same modification time
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    assert book.data_identity(data) != first
+    lock = data / "grace" / ".a.gz.lock"  # a writer's lock or temporary is not data
+    lock.write_text("1 host 0")
+    (data / "grace" / ".tmp-x-a.gz").write_bytes(b"partial")
+    f.write_bytes(b"GRCOF2 2 0 1.0e-10")
+    assert book.data_identity(data) == first

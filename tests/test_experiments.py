@@ -106,7 +106,7 @@ def tiny_problem():
 
     d = ensure_synthetic_data_dir()
     return ex.load_reduced_problem(d, (80.0, 82.0, 32.0, 34.0), period_start="2005-01", period_end="2008-12",
-                                   month_step=5, buffer_deg=1.0, nmax=60)
+                                   month_step=4, buffer_deg=1.0, nmax=60)
 
 
 def test_closed_loop_tiny_problem(tiny_problem):

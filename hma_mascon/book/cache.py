@@ -18,6 +18,11 @@ from typing import Any, Callable
 import xarray as xr
 
 from .. import __version__
+from ..datadir import cached_file_sha256
+from ..safeio import atomic_path, atomic_write_text, exclusive_lock
+
+#: seconds a notebook waits for another process computing the same cache entry
+LOCK_WAIT_S = 6 * 3600.0
 
 __all__ = ["default_cache_dir", "source_fingerprint", "data_identity", "cache_key", "cached", "cached_solution"]
 
@@ -42,22 +47,24 @@ def source_fingerprint() -> str:
 
 
 def data_identity(data_dir: str | Path | None) -> str:
-    """Identity of a data directory: SHA-256 of its ``SHA256SUMS`` if present, else of the list of
-    (relative path, size, modification time) of every file. ``"none"`` without a directory."""
+    """Identity of a data directory: SHA-256 over the relative path and the *content* hash of every file.
+
+    The content hashes come from :func:`hma_mascon.datadir.cached_file_sha256`: each file is hashed
+    once and re-hashed when its size, modification time, change time or inode differs, so a byte
+    changed in place (even with the size and modification time put back) gives a new identity and
+    hence a new solution. ``"none"`` without a directory.
+    """
     if not data_dir:
         return "none"
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data directory {root} does not exist")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".tmp-", ".old-"))
+                   and not p.name.endswith(".lock"))
+    digests = cached_file_sha256(files)
     h = hashlib.sha256()
-    sums = root / "SHA256SUMS"
-    if sums.is_file():
-        h.update(b"SHA256SUMS\0" + sums.read_bytes())
-        # files not listed in SHA256SUMS (e.g. written by the synthetic world) still count
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.name != "SHA256SUMS":
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for path in files:
+        h.update(f"{path.relative_to(root)}\0{digests[path]}\n".encode())
     return h.hexdigest()
 
 
@@ -95,6 +102,8 @@ def cached(key_params: dict, compute_fn: Callable[[], Any], *, name: str = "solu
     full key material. An entry is reused only when the sidecar's material equals the current one
     (parameters, package version, package source fingerprint, input-data identity), so a change
     to any of them recomputes, and a mismatching or unreadable entry is recomputed and replaced.
+    Entries are written atomically (:func:`hma_mascon.safeio.atomic_path`) under a lock file per
+    entry: a second process asking for the same entry waits for the first and reuses its result.
 
     Parameters
     ----------
@@ -121,45 +130,52 @@ def cached(key_params: dict, compute_fn: Callable[[], Any], *, name: str = "solu
     key, material = cache_key(key_params, data_dir=data_dir)
     stem = cache_dir / f"{name}-{key[:16]}"
     meta_path = stem.with_suffix(".json")
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-            if meta.get("material") == material and meta.get("key") == key:
-                payload = stem.with_suffix(meta["format"])
-                if meta["format"] == ".nc":
-                    opener = xr.open_dataarray if meta.get("type") == "DataArray" else xr.open_dataset
-                    with opener(payload) as obj:
-                        result = obj.load()
-                else:
-                    with open(payload, "rb") as fh:
-                        result = pickle.load(fh)
-                if verbose:
-                    print(f"hma-mascon cache: reusing {payload.name}")
-                return result
-            if verbose:
-                print(f"hma-mascon cache: {meta_path.name} does not match the current key; recomputing")
-        except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never trusted
-            if verbose:
-                print(f"hma-mascon cache: {meta_path.name} unusable ({exc}); recomputing")
-    result = compute_fn()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fmt = ".nc" if _is_xarray(result) else ".pkl"
-    payload = stem.with_suffix(fmt)
-    tmp = payload.with_name(payload.name + f".tmp{os.getpid()}")
-    if fmt == ".nc":
-        result.to_netcdf(tmp)
-    else:
-        with open(tmp, "wb") as fh:
-            pickle.dump(result, fh)
-    os.replace(tmp, payload)
-    meta = {"key": key, "material": material, "format": fmt, "type": type(result).__name__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
-    tmp_meta = meta_path.with_name(meta_path.name + f".tmp{os.getpid()}")
-    tmp_meta.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp_meta, meta_path)
+    # one writer per entry: a second process computing the same entry waits, then reuses it
+    with exclusive_lock(meta_path, timeout=LOCK_WAIT_S):
+        hit = _load_entry(stem, meta_path, key, material, verbose)
+        if hit is not None:
+            return hit[0]
+        result = compute_fn()
+        fmt = ".nc" if _is_xarray(result) else ".pkl"
+        payload = stem.with_suffix(fmt)
+        with atomic_path(payload) as tmp:
+            if fmt == ".nc":
+                result.to_netcdf(tmp)
+            else:
+                with open(tmp, "wb") as fh:
+                    pickle.dump(result, fh)
+        meta = {"key": key, "material": material, "format": fmt, "type": type(result).__name__,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+        atomic_write_text(meta_path, json.dumps(meta, indent=1))
     if verbose:
         print(f"hma-mascon cache: stored {payload.name}")
     return result
+
+
+def _load_entry(stem: Path, meta_path: Path, key: str, material: dict, verbose: bool):
+    """``(result,)`` of a valid entry, or None (absent, mismatching or unreadable: recompute)."""
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("material") == material and meta.get("key") == key:
+            payload = stem.with_suffix(meta["format"])
+            if meta["format"] == ".nc":
+                opener = xr.open_dataarray if meta.get("type") == "DataArray" else xr.open_dataset
+                with opener(payload) as obj:
+                    result = obj.load()
+            else:
+                with open(payload, "rb") as fh:
+                    result = pickle.load(fh)
+            if verbose:
+                print(f"hma-mascon cache: reusing {payload.name}")
+            return (result,)
+        if verbose:
+            print(f"hma-mascon cache: {meta_path.name} does not match the current key; recomputing")
+    except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never trusted
+        if verbose:
+            print(f"hma-mascon cache: {meta_path.name} unusable ({exc}); recomputing")
+    return None
 
 
 def cached_solution(params: dict, compute_fn: Callable[[], Any], *, name: str = "solution",
