@@ -46,7 +46,7 @@ from .synthesis import stokes_to_ewh_grid
 from .synthetic import ensure_synthetic_data_dir
 
 __all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia_rates", "SOURCES",
-           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "MIN_CALIBRATION_MONTHS", "needs_priors"]
+           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "dropped_months", "MIN_CALIBRATION_MONTHS", "needs_priors"]
 
 #: GRACE sources -> manifest entry of their Level-2 files.
 SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
@@ -119,13 +119,7 @@ def read_grace(data_dir, settings, provenance: dict | None = None, progress: boo
     """
     provenance = {} if provenance is None else provenance
     source = settings["source"]
-    files = dataset_files(SOURCES[source], data_dir)
-    directory = Path(files[0]).parent
-    nmax = int(settings["nmax"])
-    ds = read_stokes_directory(directory, start=settings["period_start"], end=settings["period_end"], nmax=nmax,
-                               progress=progress)
-    if ds.sizes["time"] == 0:
-        raise ValueError(f"{directory}: no months between {settings['period_start']} and {settings['period_end']}")
+    ds = _read_level2(data_dir, settings, progress)
     provenance["grace_source"] = SOURCES[source]
     provenance["grace_files"] = [Path(p).name for p in np.asarray(ds["source_file"].values).astype(str)]
     tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
@@ -133,6 +127,30 @@ def read_grace(data_dir, settings, provenance: dict | None = None, progress: boo
     ds = replace_low_degrees(ds, tn13=tn13, tn14=tn14, c30_from="2016-08")
     provenance["low_degree"] = f"{tn13.name}; {tn14.name} (C20 all months, C30 from 2016-08)"
     return ds
+
+
+def _read_level2(data_dir, settings, progress: bool = False) -> xr.Dataset:
+    """The Level-2 files of ``settings["source"]`` inside the period, as read (nothing replaced)."""
+    directory = Path(dataset_files(SOURCES[settings["source"]], data_dir)[0]).parent
+    ds = read_stokes_directory(directory, start=settings["period_start"], end=settings["period_end"],
+                               nmax=int(settings["nmax"]), progress=progress)
+    if ds.sizes["time"] == 0:
+        raise ValueError(f"{directory}: no months between {settings['period_start']} and {settings['period_end']}")
+    return ds
+
+
+def dropped_months(data_dir, settings=None) -> dict[str, str]:
+    """The months of ``settings``' source and period that a solve drops, each with its reason.
+
+    Reads the Level-2 headers and records (no solve); what :func:`read_grace` will drop and warn
+    about. The book's provenance banner lists them.
+    """
+    if settings is None or not isinstance(settings, Settings):
+        settings = resolve("default", settings or {})
+    ds = _read_level2(data_dir, settings)
+    tn13, tn14 = dataset_path("tn13", data_dir), dataset_path("tn14", data_dir)
+    _, dropped = months_with_records(ds, read_tn13(tn13), read_tn14(tn14))
+    return {month: f"no TN-13/TN-14 record in {tn13.name} / {tn14.name}" for month in dropped}
 
 
 def drop_months_without_records(ds: xr.Dataset, tn13, tn14, provenance: dict) -> xr.Dataset:

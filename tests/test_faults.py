@@ -451,6 +451,20 @@ def test_month_dropped_for_lack_of_tn13_record_is_reported(tmp_path):
     assert out.sizes["time"] == 1 and "2005-02" in provenance["months_dropped"]
 
 
+def test_book_banner_lists_the_dropped_months_with_their_reason(data_dir, tmp_path, monkeypatch):
+    """ITSG's 2004-01 has no record in the CSR-flavoured TN-13: every page of a book on it says so."""
+    from hma_mascon import book
+
+    monkeypatch.setenv("HMA_MASCON_CACHE", str(tmp_path / "cache"))
+    params = book.validate_parameters({"data": "real", "data_dir": str(data_dir), "source": "itsg",
+                                       "period_start": "2003-06", "period_end": "2004-06"})
+    banner = book.provenance_banner(params)
+    for text in (banner.html, banner.markdown):
+        assert "Months dropped:" in text and "2004-01 (no TN-13/TN-14 record in TN-13" in text
+    csr = book.provenance_banner(book.validate_parameters({**params, "source": "csr"}))
+    assert "Months dropped:</strong> none" in csr.html
+
+
 def test_real_ledger_script_writes_csv_and_sidecar_atomically(tmp_path, monkeypatch):
     import importlib.util
 

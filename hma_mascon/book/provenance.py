@@ -17,9 +17,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..datadir import load_manifest
-from .cache import data_identity
+from ..inputs import dropped_months
+from ..params import PARAMETERS, resolve
+from .cache import cached, data_identity
 
-__all__ = ["git_commit", "Banner", "provenance_banner"]
+__all__ = ["git_commit", "Banner", "provenance_banner", "months_dropped_line"]
 
 
 def git_commit(path: str | Path | None = None) -> str:
@@ -62,6 +64,30 @@ def _data_description(params: dict) -> tuple[str, list[str]]:
     return (f"real data directory <code>{html.escape(str(data_dir))}</code> (identity {ident[:12]})", notes)
 
 
+def months_dropped_line(params: dict) -> str:
+    """``"none"`` or ``"2004-01, 2011-12 (no TN-13/TN-14 record in ...)"`` for the banner.
+
+    The months a solve of these parameters drops (:func:`hma_mascon.inputs.dropped_months`), read
+    once per data directory, source and period (book cache) and then reused by every page.
+    """
+    data_dir = params.get("data_dir")
+    if not data_dir:
+        return "not checked (no data directory yet)"
+    preset = getattr(params, "preset", params.get("preset", "default"))
+    rows = {k: params[k] for k in ("source", "period_start", "period_end", "nmax") if k in params and k in PARAMETERS}
+    try:
+        settings = resolve(preset, rows)
+        dropped = cached({"what": "months_dropped", **rows, "data_dir": str(data_dir)},
+                         lambda: dropped_months(data_dir, settings), name="months-dropped", data_dir=data_dir,
+                         verbose=False)
+    except (OSError, ValueError) as exc:  # the banner says why instead of failing the page
+        return f"not checked ({type(exc).__name__}: {exc})"
+    by_reason: dict[str, list[str]] = {}
+    for month, why in dropped.items():
+        by_reason.setdefault(why, []).append(month)
+    return "; ".join(f"{', '.join(ms)} ({why})" for why, ms in by_reason.items()) or "none"
+
+
 class Banner:
     """Rich display object (HTML and Markdown) returned by :func:`provenance_banner`."""
 
@@ -101,6 +127,7 @@ def provenance_banner(params: dict) -> Banner:
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = "".join(f"<tr><td><code>{html.escape(str(k))}</code></td><td>{html.escape(repr(v))}</td></tr>"
                    for k, v in params.items())
+    dropped = months_dropped_line(params)
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     note_html = f"<ul>{note_html}</ul>" if note_html else ""
     html_text = (
@@ -109,12 +136,12 @@ def provenance_banner(params: dict) -> Banner:
         f"<strong>hma-mascon</strong> {html.escape(__version__)}, commit <code>{html.escape(commit)}</code>, "
         f"Python {sys.version.split()[0]}, executed {now}.</p>"
         f"<p><strong>Preset:</strong> <code>{html.escape(str(preset))}</code>; <strong>overrides:</strong> "
-        f"{html.escape(over_text)}.</p>{note_html}"
+        f"{html.escape(over_text)}. <strong>Months dropped:</strong> {html.escape(dropped)}.</p>{note_html}"
         f"<details><summary>Parameters</summary><table>{rows}</table></details></div>"
     )
     md_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in params.items())
     md_data = re.sub(r"</?code>", "`", data_line)
     md_notes = "".join(f"\n- {n}" for n in notes)
     markdown = (f"**Built from:** {md_data}. **hma-mascon** {__version__}, commit `{commit}`, "
-                f"executed {now}.\n\n**Preset:** `{preset}`; **overrides:** {over_text}.{md_notes}\n\n| parameter | value |\n|---|---|\n{md_rows}\n")
+                f"executed {now}.\n\n**Preset:** `{preset}`; **overrides:** {over_text}. **Months dropped:** {dropped}.{md_notes}\n\n| parameter | value |\n|---|---|\n{md_rows}\n")
     return Banner(html_text, markdown)
