@@ -107,6 +107,8 @@ def test_cli_solve_writes_cf_file(synthetic_dir, tmp_path):
     # the preset, the override and every other value are recorded
     assert ds.attrs["param_preset"] == "paper" and ds.attrs["param_kernel"] == "truncated"
     assert ds.attrs["param_prior_rule"] == "A" and ds.attrs["param_altitude_km"] == 450.0
+    assert " x" in ds.attrs["blas_threads"]  # each BLAS library with its thread count
+    assert "plausibility_limit_m" in ds.attrs and ds.attrs["plausibility_exceeding_cell_months"] == 0
     assert "glacier_lwe_thickness" not in ds
     assert ds["lwe_thickness_trend"].attrs["units"] == "cm yr-1"
 
