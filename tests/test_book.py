@@ -292,3 +292,17 @@ def test_data_identity_sees_a_byte_changed_with_size_and_time_put_back(tmp_path,
     (data / "grace" / ".tmp-x-a.gz").write_bytes(b"partial")
     f.write_bytes(b"GRCOF2 2 0 1.0e-10")
     assert book.data_identity(data) == first
+
+
+@pytest.mark.parametrize("only, expect", [("3", ["03_preliminary.ipynb"]), ("03", ["03_preliminary.ipynb"]),
+                                          ("refined", ["04_refined.ipynb"]), ("10", ["10_ledger.ipynb"])])
+def test_only_takes_a_chapter_number_or_a_name_part(only, expect):
+    notebooks = book.toc_notebooks(book.BOOK_ROOT)
+    assert [Path(nb).name for nb in book_build.select_notebooks(notebooks, only)] == expect
+
+
+@pytest.mark.parametrize("only", ["", "  ", "0", "99", "nothing-like-this"])
+def test_only_refuses_an_empty_or_unmatched_value_before_running(only):
+    """Issue 13: ``--only ''`` and ``--only 0`` used to run the whole book."""
+    with pytest.raises(ValueError, match="--only"):
+        book_build.select_notebooks(book.toc_notebooks(book.BOOK_ROOT), only)
