@@ -52,7 +52,7 @@ import xarray as xr
 from .stokes import append_history
 
 __all__ = ["empirical_coefficient_sigma", "calibrate_sigmas", "six_term_residual_rms", "smooth_over_degree",
-           "monthly_noise_factor", "METHODS"]
+           "monthly_noise_factor", "residual_degree_rms", "METHODS"]
 
 #: methods of :func:`calibrate_sigmas`
 METHODS = ("empirical", "hybrid", "scaled-formal", "formal")
@@ -83,6 +83,27 @@ def six_term_residual_rms(t, y) -> np.ndarray:
     r = Y - X @ beta
     rms = np.sqrt(np.sum(r**2, axis=0) / (t.size - 6))
     return np.where(ok, rms, np.nan).reshape(tail)
+
+
+def residual_degree_rms(ds: xr.Dataset, nmin: int = 2) -> xr.DataArray:
+    """Degree RMS of the six-term-fit residuals: how noisy a series is, degree by degree.
+
+    .. math:: \\delta_n = \\sqrt{\\sum_{m=0}^{n} \\hat\\sigma_{C,nm}^2 + \\hat\\sigma_{S,nm}^2}
+
+    with :math:`\\hat\\sigma` from :func:`six_term_residual_rms` over all months (dimensionless,
+    as the coefficients). White noise of one standard deviation σ per coefficient gives
+    :math:`\\delta_n = \\sigma\\sqrt{2n+1}`. Comparing the curve of the synthetic world with that of
+    the real CSR series tells whether the closed loop is as hard as reality (issue 11, suspect 4);
+    at low degrees the residual also holds interannual signal, so only the high degrees compare noise.
+    """
+    t = np.asarray(ds["decimal_year"].values, float)
+    rc = six_term_residual_rms(t, ds["C"].values)
+    rs = six_term_residual_rms(t, ds["S"].values)
+    n = np.asarray(ds["degree"].values)
+    deg = np.sqrt(np.nansum(np.nan_to_num(rc) ** 2 + np.nan_to_num(rs) ** 2, axis=-1))
+    keep = n >= nmin
+    return xr.DataArray(deg[keep], dims="degree", coords={"degree": n[keep]}, name="residual_degree_rms",
+                        attrs={"units": "1", "long_name": "degree RMS of the six-term-fit residuals"})
 
 
 def smooth_over_degree(sigma, half_width: int = 2) -> np.ndarray:

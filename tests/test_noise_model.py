@@ -176,3 +176,27 @@ def test_hybrid_keeps_low_degrees_free_of_unmodelled_signal():
     # never above the residual RMS (which bounds the noise from above)
     assert np.all(hyb["sigma_C"].values[k][tri] <= emp["sigma_C"].values[k][tri] * (1 + 1e-12))
     assert "hybrid" in hyb.attrs["history"] and "n >= 10" in hyb.attrs["history"]
+
+
+def test_residual_degree_rms_of_white_noise_is_sigma_sqrt_2n_plus_1():
+    """White noise of one sigma per coefficient (no signal): delta_n = sigma sqrt(2n+1); a six-term
+    signal added on top is fitted away and changes nothing."""
+    from hma_mascon.noise_model import residual_degree_rms
+    from hma_mascon.stokes import make_stokes_dataset
+
+    rng = np.random.default_rng(3)
+    T, N, sigma = 120, 30, 2e-11
+    C = np.tril(rng.normal(0, sigma, (T, N + 1, N + 1)))
+    S = np.tril(rng.normal(0, sigma, (T, N + 1, N + 1)))
+    S[:, :, 0] = 0.0
+    months = np.datetime64("2004-01", "M") + np.arange(T + 1)
+    start, end = months[:-1].astype("datetime64[D]"), months[1:].astype("datetime64[D]")
+    ds = make_stokes_dataset(C, S, time_start=start, time_end=end, GM=3.986004415e14, radius=6378136.3)
+    d = residual_degree_rms(ds)
+    n = d["degree"].values
+    expected = sigma * np.sqrt(2 * n + 1)  # C_n0..C_nn and S_n1..S_nn
+    np.testing.assert_allclose(d.values, expected, rtol=0.08)
+    t = ds["decimal_year"].values
+    ds2 = ds.copy(deep=True)
+    ds2["C"] = ds["C"] + 5e-10 * (t - t.mean())[:, None, None] + 3e-10 * np.cos(2 * np.pi * t)[:, None, None]
+    np.testing.assert_allclose(residual_degree_rms(ds2).values, d.values, rtol=1e-6)
