@@ -269,8 +269,11 @@ trend passed noise-free through the resolution operators of both solve steps
 (:func:`hma_mascon.estimator.trend_recovery`), minus the prior's trend, summed per region. It is a
 systematic error that the fit and GIA terms cannot see; "error95_with_damping" adds it in
 quadrature. "gain" is prior/recovered (the scaling factor of Landerer & Swenson, 2012) and
-"gain_scaled" the trend times it: what the truth would be if it were shaped like the prior. The paper
-reports neither; its ±9.6 Gt/yr for HMA is fit and GIA only."""),
+"trend_scaled" the trend times it: what the truth would be if it were shaped like the prior, with
+"error95_scaled" counting the whole correction as uncertain (the truth need not have the prior's
+shape). In the synthetic world the scaling brings the HMA total close to the truth but makes single
+regions worse (chapter 9 scores it): read it for the total. The paper reports neither; its ±9.6 Gt/yr
+for HMA is fit and GIA only."""),
     ("code", """sm = rp.soil_moisture_trend_table(sol, ctx)
 if sm is None:
     print("No soil-moisture product in this data directory (GLDAS is not available offline): "

@@ -182,7 +182,7 @@ def test_correlated_prior_runs_dense_and_has_the_diagonal_limit(tiny_problem):
     """prior_correlation_km: the fit runs with dense R_pre/R_sv (13 of them) and stays finite; with a
     correlation length far below the cell spacing it is the diagonal (paper) prior again."""
     p = tiny_problem
-    diag = ex.fit_variant(p)
+    diag = ex.fit_variant(p, prior_correlation_km=None)
     corr = ex.fit_variant(p, prior_correlation_km=100.0)
     assert np.asarray(corr.r_pre_).ndim == 2 and np.asarray(corr.r_sv_).shape[-2:] == (p.grid.size, p.grid.size)
     ok = np.isfinite(diag.x_)

@@ -54,7 +54,7 @@ def test_toc_lists_the_solve_chapters_in_order():
 
 @pytest.mark.book
 def test_papermill_runs_preliminary_chapter_at_400_km_on_a_reduced_problem(tmp_path, monkeypatch):
-    """Chapter 3 with altitude 400 km, a small box and four years: runs end to end, the changed
+    """Chapter 3 with altitude 400 km, a small box and seven years (12 months of the reduced problem): runs end to end, the changed
     parameter reaches the page, figures are drawn and nothing errors."""
     from hma_mascon.synthetic import ensure_synthetic_data_dir
 
@@ -64,7 +64,7 @@ def test_papermill_runs_preliminary_chapter_at_400_km_on_a_reduced_problem(tmp_p
     out = tmp_path / "out.ipynb"
     params = {"data_dir": str(data_dir), "overrides": {"altitude_km": "400 km", "nmax": 60,
                                                        "box": [79.0, 86.0, 30.0, 35.0], "period_start": "2004-01",
-                                                       "period_end": "2007-12"}}
+                                                       "period_end": "2010-12"}}
     book.execute_notebook(src, out, params, cwd=tmp_path, progress=False)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
@@ -73,7 +73,7 @@ def test_papermill_runs_preliminary_chapter_at_400_km_on_a_reduced_problem(tmp_p
     assert any("hma-provenance" in h and "400.0" in h for h in html)
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
     text = "\n".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    assert "48 months" in text and "median alpha" in text
+    assert "84 months" in text and "median alpha" in text
 
 
 @pytest.mark.realdata

@@ -65,16 +65,15 @@ def regional_comparison(tr: pd.DataFrame, tr_truth: pd.DataFrame | None = None) 
     """Regional trend table beside the paper's quoted values (three regions and HMA) and the truth.
 
     With a damping probe in the solution (:func:`regional_damping`) the table also has ``damping``
-    (expected bias of a prior-shaped trend), ``error95_with_damping`` and ``gain_scaled``
-    (trend x gain, the trend a prior-shaped truth would have; NaN where the gain is undefined).
+    (expected bias of a prior-shaped trend), ``error95_with_damping``, ``gain`` and the scaled
+    estimate ``trend_scaled`` with ``error95_scaled`` (:func:`regional_trend_table`; gain 1 where
+    it is undefined).
     """
     ref = paper_numbers_table("trend.")
     cols = ["number", "trend", "error95", "sigma_fit", "sigma_gia"]
     if "damping" in tr:
-        cols += ["damping", "error95_with_damping", "gain"]
+        cols += ["damping", "error95_with_damping", "gain", "trend_scaled", "error95_scaled"]
     out = tr[cols + ["n_months", "start", "end"]].copy()
-    if "gain" in out:
-        out.insert(out.columns.get_loc("gain") + 1, "gain_scaled", out["trend"] * out["gain"])
     out["paper"] = [ref.get(f"trend.region.{r}", ref.get("trend.HMA.this_study") if r == "HMA" else np.nan)
                     for r in out.index]
     if tr_truth is not None:

@@ -35,7 +35,16 @@ def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lw
     -------
     pandas.DataFrame
         :func:`hma_mascon.glacier.regional_trends` columns plus ``number`` (HiMAP number, 0 for HMA)
-        and ``truncated`` (the period reaches outside the solution's months, §11).
+        and ``truncated`` (the period reaches outside the solution's months, §11). With the damping
+        probe in the solution also the :func:`regional_damping` columns, ``error95_with_damping``
+        (the damping added to the error), and the *scaled* estimate ``trend_scaled`` = trend x gain
+        (gain 1 where undefined) with ``error95_scaled`` = sqrt((gain error95)^2 + (trend_scaled -
+        trend)^2): the correction assumes the truth is shaped like the glacier prior, so the whole
+        correction counts as its uncertainty. Measured in the synthetic world (whole box, every
+        12th month; truth -24.9 Gt/yr): HMA raw -19.9, scaled -28.6 +/- 8.7 (diagonal prior);
+        raw -18.6, scaled -27.1 +/- 8.6 (prior correlated over 100 km). Per region the scaling
+        lowers the R^2 of the 16 regional trends (0.72 -> 0.50, 0.82 -> 0.72): use it for the
+        total, not for single regions.
     """
 
     mass = regional_glacier_mass(sol, ctx, var)
@@ -47,6 +56,9 @@ def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lw
     if damp is not None:
         df = df.join(damp)
         df["error95_with_damping"] = np.hypot(df["error95"], df["damping"])
+        gain = df["gain"].where(np.isfinite(df["gain"]), 1.0)
+        df["trend_scaled"] = df["trend"] * gain
+        df["error95_scaled"] = np.hypot(gain * df["error95"], df["trend_scaled"] - df["trend"])
     return df
 
 
