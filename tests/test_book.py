@@ -306,3 +306,42 @@ def test_only_refuses_an_empty_or_unmatched_value_before_running(only):
     """Issue 13: ``--only ''`` and ``--only 0`` used to run the whole book."""
     with pytest.raises(ValueError, match="--only"):
         book_build.select_notebooks(book.toc_notebooks(book.BOOK_ROOT), only)
+
+
+def test_html_replaces_the_previous_book_only_when_built_and_checked(tmp_path, monkeypatch):
+    """Issue 13: the HTML is built beside the previous book and renamed into place only when
+    jupyter-book succeeded; a failed build names the target and leaves the previous book intact."""
+    import subprocess
+
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "book").mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    (root / "_config.yml").write_text("title: t\n")
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    out = tmp_path / "out"
+    html = out / "_build" / "html"
+    html.mkdir(parents=True)
+    (html / "index.html").write_text("previous")
+    monkeypatch.setattr(book_build, "install_mathjax", lambda static: True)
+    real_run = subprocess.run
+
+    def jupyter_book(result):  # stands in for the jupyter-book call only (git etc. run for real)
+        return lambda cmd, **kw: result(cmd) if "--path-output" in cmd else real_run(cmd, **kw)
+
+    monkeypatch.setattr(book_build.subprocess, "run",
+                        jupyter_book(lambda cmd: subprocess.CompletedProcess(cmd, 1, "", "boom")))
+    with pytest.raises(OSError, match=r"html: writing failed.*jupyter-book build failed \(exit 1\)"):
+        book.run_book(out_dir=out, root=root, progress=False)
+    assert (html / "index.html").read_text() == "previous"
+    assert [p.name for p in html.parent.iterdir() if p.name.startswith(".tmp-")] == []
+
+    def build(cmd):
+        page = Path(cmd[cmd.index("--path-output") + 1]) / "_build" / "html"
+        page.mkdir(parents=True)
+        (page / "index.html").write_text("<p>new</p>")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(book_build.subprocess, "run", jupyter_book(build))
+    result = book.run_book(out_dir=out, root=root, progress=False)
+    assert result.html_dir == html and (html / "index.html").read_text() == "<p>new</p>"

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from ..params import ParameterError, add_arguments, overrides_from_args
+from ..safeio import atomic_path
 from .parameters import resolve_book_data_dir, validate_parameters
 from .provenance import git_commit, provenance_banner
 
@@ -317,21 +318,29 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
     if progress:
         print("building the HTML with jupyter-book (execution off)", flush=True)
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(staged), "--path-output", str(build.parent),
-           "--all"]
-    if not progress:
-        cmd.append("-q")
-    proc = subprocess.run(cmd, capture_output=not progress, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode})"
-                           + (f":\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}" if not progress else ""))
     html_dir = build / "html"
+    # the HTML is built beside the previous book and replaces it only when built and checked
+    with atomic_path(html_dir, directory=True) as tmp_html:
+        work = tmp_html.with_name(tmp_html.name + "-jb")
+        try:
+            cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(staged), "--path-output", str(work),
+                   "--all"]
+            if not progress:
+                cmd.append("-q")
+            proc = subprocess.run(cmd, capture_output=not progress, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode})" + (
+                    f":\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}" if not progress else ""))
+            for item in (work / "_build" / "html").iterdir():
+                shutil.move(str(item), str(tmp_html / item.name))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        result.stripped_links = strip_external_links(tmp_html)
+        hits = find_external_urls(tmp_html)
+        if hits and result.mathjax_local:
+            listing = "\n".join(f"  {f}:{n}: {a}={u}" for f, n, a, u in hits[:20])
+            raise RuntimeError(f"the built book refers to {len(hits)} external URL(s):\n{listing}")
     result.html_dir = html_dir
-    result.stripped_links = strip_external_links(html_dir)
-    hits = find_external_urls(html_dir)
-    if hits and result.mathjax_local:
-        listing = "\n".join(f"  {f}:{n}: {a}={u}" for f, n, a, u in hits[:20])
-        raise RuntimeError(f"the built book refers to {len(hits)} external URL(s):\n{listing}")
     if progress:
         print(f"book: {html_dir / 'index.html'}", flush=True)
     return result
