@@ -40,6 +40,7 @@ from .love_numbers import load_love_numbers
 from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_degrees
 from .noise_model import calibrate_sigmas
 from .params import Settings, resolve
+from .plausibility import check_months
 from .priors import component_trend, load_priors, load_soil_moisture
 from .stokes import anomalies
 from .synthesis import stokes_to_ewh_grid
@@ -227,7 +228,7 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
 
 def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, priors: bool = True,
             gia: bool = True, soil_moisture: bool = True, reference=None, progress: bool = False,
-            allow_modified_inputs: bool = False) -> PreparedInputs:
+            allow_modified_inputs: bool = False, months_needed: bool = False) -> PreparedInputs:
     """Read and prepare every input of a solve from a data directory.
 
     Parameters
@@ -249,6 +250,10 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     allow_modified_inputs : bool
         Warn instead of refusing when an input's SHA-256 differs from the manifest's
         (:func:`hma_mascon.datadir.verify_inputs`; a synthetic world has no recorded checksums).
+    months_needed : bool
+        The inputs are for a solve: refuse, right after reading the coefficients and before the
+        priors, a two-step solve (``settings["two_step"]``) with fewer months than
+        :data:`hma_mascon.plausibility.MIN_TWO_STEP_MONTHS`.
 
     Returns
     -------
@@ -276,6 +281,9 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     if step > 1:
         ds = ds.isel(time=slice(None, None, step))
         provenance["month_step"] = f"every {step}th month solved ({ds.sizes['time']} months)"
+    if months_needed:
+        check_months(ds.sizes["time"], bool(settings["two_step"]),
+                     where=f"{data_dir}, {settings['period_start']}..{settings['period_end']}, month_step {step}")
     ref = reference or (None, None)
     ds = anomalies(ds, ref[0], ref[1])
     provenance["reference_period"] = ds.attrs.get("reference_period", "")

@@ -20,6 +20,7 @@ Swenson, S., Chambers, D. & Wahr, J. (2008), J. Geophys. Res. 113, B08410.
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,8 @@ def love_data_path(model: str = "han_wahr") -> Path:
     """Path of the gravity-toolkit package-data file of a Love-number ``model``."""
     if model not in LOVE_MODELS:
         raise ValueError(f"unknown Love-number model {model!r}; choose one of {sorted(LOVE_MODELS)}")
-    import gravity_toolkit
+    with warnings.catch_warnings():  # gravity_toolkit silences every warning at import (see below)
+        import gravity_toolkit
 
     return Path(gravity_toolkit.__file__).parent / "data" / LOVE_MODELS[model][0]
 
@@ -92,7 +94,10 @@ def load_love_numbers(
         )
     if frame not in ALLOWED_FRAMES:
         raise ValueError(f"unknown reference frame {frame!r}; choose one of {ALLOWED_FRAMES}")
-    from gravity_toolkit.read_love_numbers import read_love_numbers
+    # gravity_toolkit.tools runs warnings.filterwarnings("ignore") at import, which would silence
+    # every warning of the process (dropped months, small boxes, implausible cells) from then on
+    with warnings.catch_warnings():
+        from gravity_toolkit.read_love_numbers import read_love_numbers
 
     path = love_data_path(model)
     fname, header, columns, citation = LOVE_MODELS[model]

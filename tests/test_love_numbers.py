@@ -49,3 +49,19 @@ def test_as_love_array():
     assert np.all(as_love_array(None, 3) == 0)
     with pytest.raises(ValueError):
         as_love_array(k, 10)
+
+
+def test_loading_love_numbers_leaves_the_warning_filters_alone():
+    """gravity_toolkit.tools calls warnings.filterwarnings("ignore") when imported; loading the Love
+    numbers through the package must not silence the warnings of the rest of the process."""
+    import subprocess
+    import sys
+
+    code = ("import warnings\n"
+            "blanket = lambda: any(f[0] == 'ignore' and f[1] is None and f[2] is Warning for f in warnings.filters)\n"
+            "from hma_mascon.love_numbers import load_love_numbers, love_data_path\n"
+            "import hma_mascon.pipeline\n"
+            "load_love_numbers(4); love_data_path()\n"
+            "assert not blanket(), warnings.filters[:3]\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

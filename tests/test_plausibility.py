@@ -13,6 +13,7 @@ from hma_mascon.constants import RHO_WATER
 from hma_mascon.errors import InputError
 from hma_mascon.pipeline import run_solution
 from hma_mascon.synthesis import point_mass_coefficients, stokes_to_ewh_grid
+from hma_mascon.synthetic import ensure_synthetic_data_dir
 
 GM, A = 3.986004415e14, 6378136.3
 
@@ -54,11 +55,12 @@ def test_six_month_small_box_is_refused_before_computing(tmp_path, capsys):
     """Issue 13, problem 5: a 6 x 4 deg box over 6 months of the synthetic world returned cells of 118 m;
     now the solve refuses up front, naming the minimum, and writes nothing."""
     out = tmp_path / "small.nc"
-    rc = main(["solve", "--out", str(out), "--quiet", "--no-glacier", "--box", "80", "86", "30", "34",
-               "--period-start", "2005-01", "--period-end", "2005-06"])
+    world = ensure_synthetic_data_dir()
+    rc = main(["solve", "--data-dir", str(world), "--out", str(out), "--quiet", "--no-glacier",
+               "--box", "80", "86", "30", "34", "--period-start", "2005-01", "--period-end", "2005-06"])
     assert rc != 0
     err = capsys.readouterr().err
-    assert "6 month(s)" in err and f"at least {pl.MIN_TWO_STEP_MONTHS}" in err
+    assert "6 month(s)" in err and f"at least {pl.MIN_TWO_STEP_MONTHS}" in err and "2005-01..2005-06" in err
     assert not out.exists()
 
 
