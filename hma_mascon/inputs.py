@@ -228,7 +228,7 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
 
 def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, priors: bool = True,
             gia: bool = True, soil_moisture: bool = True, reference=None, progress: bool = False,
-            allow_modified_inputs: bool = False, months_needed: bool = False) -> PreparedInputs:
+            allow_modified_inputs: bool = False, check_month_count: bool = False) -> PreparedInputs:
     """Read and prepare every input of a solve from a data directory.
 
     Parameters
@@ -250,7 +250,7 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     allow_modified_inputs : bool
         Warn instead of refusing when an input's SHA-256 differs from the manifest's
         (:func:`hma_mascon.datadir.verify_inputs`; a synthetic world has no recorded checksums).
-    months_needed : bool
+    check_month_count : bool
         The inputs are for a solve: refuse, right after reading the coefficients and before the
         priors, a two-step solve (``settings["two_step"]``) with fewer months than
         :data:`hma_mascon.plausibility.MIN_TWO_STEP_MONTHS`.
@@ -281,7 +281,7 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     if step > 1:
         ds = ds.isel(time=slice(None, None, step))
         provenance["month_step"] = f"every {step}th month solved ({ds.sizes['time']} months)"
-    if months_needed:
+    if check_month_count:
         check_months(ds.sizes["time"], bool(settings["two_step"]),
                      where=f"{data_dir}, {settings['period_start']}..{settings['period_end']}, month_step {step}")
     ref = reference or (None, None)

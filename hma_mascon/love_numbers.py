@@ -26,6 +26,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+# gravity_toolkit.tools runs warnings.filterwarnings("ignore") at import, which would silence every
+# warning of the process (dropped months, small boxes, implausible cells) from then on
+with warnings.catch_warnings():
+    import gravity_toolkit
+    from gravity_toolkit.read_love_numbers import read_love_numbers
+
 #: model key -> (package data file, header lines, columns, citation)
 LOVE_MODELS = {
     "han_wahr": ("love_numbers", 2, ["l", "hl", "kl", "ll"], "Han and Wahr (1995), PREM"),
@@ -49,9 +55,6 @@ def love_data_path(model: str = "han_wahr") -> Path:
     """Path of the gravity-toolkit package-data file of a Love-number ``model``."""
     if model not in LOVE_MODELS:
         raise ValueError(f"unknown Love-number model {model!r}; choose one of {sorted(LOVE_MODELS)}")
-    with warnings.catch_warnings():  # gravity_toolkit silences every warning at import (see below)
-        import gravity_toolkit
-
     return Path(gravity_toolkit.__file__).parent / "data" / LOVE_MODELS[model][0]
 
 
@@ -94,10 +97,6 @@ def load_love_numbers(
         )
     if frame not in ALLOWED_FRAMES:
         raise ValueError(f"unknown reference frame {frame!r}; choose one of {ALLOWED_FRAMES}")
-    # gravity_toolkit.tools runs warnings.filterwarnings("ignore") at import, which would silence
-    # every warning of the process (dropped months, small boxes, implausible cells) from then on
-    with warnings.catch_warnings():
-        from gravity_toolkit.read_love_numbers import read_love_numbers
 
     path = love_data_path(model)
     fname, header, columns, citation = LOVE_MODELS[model]

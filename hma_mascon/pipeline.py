@@ -111,7 +111,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
     settings = resolve(preset, params)
     est = PointMassMascon(settings.preset, progress=progress, **settings.stage("estimator"))
     inputs = prepare(data_dir, settings, gia=glacier, soil_moisture=glacier, reference=reference, progress=progress,
-                     allow_modified_inputs=allow_modified_inputs, months_needed=True)
+                     allow_modified_inputs=allow_modified_inputs, check_month_count=True)
     provenance = inputs.provenance
     warn_small_box(settings)  # every data directory (issue 13: it used to skip the synthetic world)
     ds, love, grid, priors = inputs.stokes, inputs.love, inputs.grid, inputs.priors
