@@ -280,7 +280,8 @@ def add_region_outlines(regions, ax, *, name_column="himap_region", labels=False
     if labels and name_column in regions:
         for geom, name in zip(regions.geometry, regions[name_column]):
             p = geom.representative_point()
-            ax.text(p.x, p.y, str(name), fontsize=6, ha="center", transform=_plate_carree(), zorder=6)
+            ax.text(p.x, p.y, str(name), fontsize=8, ha="center", va="center", transform=_plate_carree(), zorder=6,
+                    bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "alpha": 0.7, "linewidth": 0})
     return len(regions)
 
 
@@ -319,4 +320,97 @@ def map_panels(fields, titles=None, ncols=3, vmin=None, vmax=None, cmap=None, sy
         cbar.set_label(colorbar_label or cf_label(fields[0]))
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def comparison_maps(fields, titles, *, regions=None, label_column="number", colorbar_label=None, vmin=None,
+                    vmax=None, cmap=None, symmetric=None, width=12.0, extent=None):
+    """Maps to be compared, one per row at full page width, on one colour scale (the book's figures).
+
+    Each panel is ``width`` inches wide (1200 px at the book's 100 dpi), so a 0.5° cell of the HMA box
+    is about 14 px: a cell can be told from its neighbour. The colour bar sits under the last map with
+    ``colorbar_label`` (give the unit); ``regions`` are outlined and labelled with ``label_column``
+    (the HiMAP numbers of the paper's Fig. 1 by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import cartopy.crs as ccrs  # noqa: PLC0415 - cartopy only when drawing
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot only when drawing
+
+    fields = list(fields)
+    if len(titles) != len(fields):
+        raise ValueError(f"comparison_maps: {len(fields)} fields but {len(titles)} titles")
+    values = np.concatenate([np.asarray(f.values, float).ravel() for f in fields])
+    vmin, vmax, symmetric = colour_limits(values, vmin, vmax, symmetric)
+    cmap = cmap or ("RdBu" if symmetric else "viridis")
+    lon, lat = fields[0]["lon"].values, fields[0]["lat"].values
+    ext = extent or (lon.min() - 0.25, lon.max() + 0.25, lat.min() - 0.25, lat.max() + 0.25)
+    aspect = (ext[3] - ext[2]) / (ext[1] - ext[0])
+    row = width * aspect + 0.5
+    fig = plt.figure(figsize=(width, row * len(fields) + 1.2))
+    axes = []
+    mesh = None
+    for k, (f, title) in enumerate(zip(fields, titles)):
+        ax = fig.add_axes([0.05, 1 - (k + 1) * row / fig.get_figheight() + 0.02,
+                           0.9, (row - 0.45) / fig.get_figheight()], projection=ccrs.PlateCarree())
+        map_axes(ext, ax=ax, gridlines=True)
+        mesh = plot_field(f, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, colorbar=False)
+        if regions is not None:
+            add_region_outlines(regions, ax, name_column=label_column, labels=label_column in regions,
+                                linewidth=0.6)
+        ax.set_title(title, fontsize=11)
+        axes.append(ax)
+    cax = fig.add_axes([0.25, 0.65 / fig.get_figheight(), 0.5, 0.18 / fig.get_figheight()])
+    cbar = fig.colorbar(mesh, cax=cax, orientation="horizontal")
+    cbar.set_label(colorbar_label or cf_label(fields[0]), fontsize=10)
+    return fig
+
+
+def region_value_map(regions, values, *, label, name_column="region", number_column="number", extent=None,
+                     vmax=None, cmap="RdBu", width=12.0, fmt="{:.1f}"):
+    """Each region filled with its value and labelled "number: value" (the paper's Fig. 8, right).
+
+    Parameters
+    ----------
+    regions : geopandas.GeoDataFrame
+        With ``name_column`` (matching the index of ``values``) and ``number_column``.
+    values : pandas.Series or mapping
+        Value per region name (e.g. the regional glacier trend [Gt/yr]).
+    label : str
+        Colour-bar label, with the unit.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import cartopy.crs as ccrs  # noqa: PLC0415 - cartopy only when drawing
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot only when drawing
+
+    values = {str(k): float(v) for k, v in dict(values).items()}
+    shown = [values.get(str(n), np.nan) for n in regions[name_column]]
+    finite = np.asarray([v for v in shown if np.isfinite(v)])
+    vmax = vmax or (float(np.max(np.abs(finite))) if finite.size else 1.0)
+    norm = plt.Normalize(-vmax, vmax)
+    colours = plt.get_cmap(cmap)
+    geoms = list(regions.to_crs(4326).geometry) if regions.crs is not None else list(regions.geometry)
+    if extent is None:
+        b = np.asarray([g.bounds for g in geoms])
+        extent = (b[:, 0].min() - 0.5, b[:, 2].max() + 0.5, b[:, 1].min() - 0.5, b[:, 3].max() + 0.5)
+    aspect = (extent[3] - extent[2]) / (extent[1] - extent[0])
+    fig = plt.figure(figsize=(width, width * aspect + 1.3))
+    ax = fig.add_axes([0.05, 1.0 / fig.get_figheight(), 0.9, 1 - 1.1 / fig.get_figheight()],
+                      projection=ccrs.PlateCarree())
+    map_axes(extent, ax=ax)
+    for geom, value, number in zip(geoms, shown, regions[number_column]):
+        face = colours(norm(value)) if np.isfinite(value) else "0.85"
+        ax.add_geometries([geom], ccrs.PlateCarree(), facecolor=face, edgecolor="k", linewidth=0.6, zorder=2)
+        p = geom.representative_point()
+        text = f"{int(number)}: " + (fmt.format(value) if np.isfinite(value) else "–")
+        ax.text(p.x, p.y, text, fontsize=9, ha="center", va="center", transform=ccrs.PlateCarree(), zorder=6,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0})
+    cax = fig.add_axes([0.25, 0.35 / fig.get_figheight(), 0.5, 0.18 / fig.get_figheight()])
+    cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=colours), cax=cax, orientation="horizontal")
+    cbar.set_label(label, fontsize=10)
     return fig

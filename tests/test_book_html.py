@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from hma_mascon import __version__, book
+from hma_mascon.book import reader
 
 pytestmark = pytest.mark.book
 
@@ -121,3 +122,51 @@ def test_dom_has_typeset_math_and_the_figure(built_book, tmp_path):
     for src in imgs:
         assert not src.startswith(("http:", "https:", "//"))
         assert (built_book.html_dir / "book" / src).resolve().is_file(), src
+
+
+@needs_chromium
+def test_every_page_reads_well_in_the_browser(built_book):
+    """Issue 12's reader check, run by the build itself: per page no table or figure wider than the
+    content, no cache message or machine path, math typeset where there is math, chapter figures at
+    least 600 px wide, no traceback."""
+    assert built_book.pages is not None, "the build did not read its pages in Chromium"
+    pages = {r.page for r in built_book.pages}
+    assert {f"{entry}.html" for entry in book.toc_files()} <= pages | {"index.html"}
+    problems = [f"{r.page}: {p}" for r in built_book.pages for p in r.problems]
+    assert not problems, "\n".join(problems)
+    maps = [f for r in built_book.pages if r.page.startswith("book/0") for f in r.figures]
+    assert maps and min(f["width"] for f in maps) >= reader.MIN_FIGURE_PX
+    assert all(r.typeset >= r.math for r in built_book.pages)
+
+
+@needs_chromium
+def test_screenshots_of_chapters_5_to_9_are_in_the_build(built_book):
+    shots = sorted(built_book.screenshots_dir.glob("*.png"))
+    assert [p.name[:2] for p in shots] == ["05", "06", "07", "08", "09"]
+    for png in shots:
+        std, img = _screenshot_variance(png)
+        assert img.shape[1] == 1280 and img.shape[0] > 1500 and std > 0.05, png.name
+
+
+@needs_chromium
+def test_the_reader_check_finds_what_a_reader_would(tmp_path):
+    """A page with a too-wide table, a narrow figure, cache chatter, a machine path and a traceback:
+    every one is reported (the check is not one that cannot fail)."""
+    html = tmp_path / "html"
+    (html / "book").mkdir(parents=True)
+    wide = "<table><tr>" + "".join(f"<td>column-{i}-value</td>" for i in range(60)) + "</tr></table>"
+    page = f"""<html><body><article class="bd-article" style="width:700px">
+    <p>Hello</p>{wide}
+    <div class="cell_output"><img src="x.png" width="300" height="50"></div>
+    <pre>hma-mascon cache: reusing solution-abc.nc</pre>
+    <p>written to /root/.cache/hma-mascon/world</p>
+    <pre>Traceback (most recent call last):\n  File "x"\nValueError: no</pre>
+    </article></body></html>"""
+    (html / "book" / "05_bad.html").write_text(page)
+    (html / "index.html").write_text('<html><body><article class="bd-article"><p>fine</p></article></body></html>')
+    reports = {r.page: r for r in reader.read_book(html, screenshots_dir=tmp_path / "shots")}
+    assert reports["index.html"].ok
+    found = "\n".join(reports["book/05_bad.html"].problems)
+    for what in ("wider than the page", "rendered 300 px", "cache message", "absolute path", "traceback"):
+        assert what in found, (what, found)
+    assert (tmp_path / "shots" / "05_bad.png").is_file()

@@ -7,7 +7,10 @@
 * :mod:`~hma_mascon.book.chapters` -- the calls the chapters share (the cached solution, its inputs,
   the reduced problem);
 * :mod:`~hma_mascon.book.tables` -- ours beside the paper's numbers and the truth, as tables;
-* :mod:`~hma_mascon.book.build` -- ``hma-mascon book``: papermill, Jupyter Book, offline MathJax.
+* :mod:`~hma_mascon.book.display` -- what a reader sees: tables with units and fixed precision,
+  numbers glued into the prose;
+* :mod:`~hma_mascon.book.build` -- ``hma-mascon book``: papermill, Jupyter Book, offline MathJax;
+* :mod:`~hma_mascon.book.reader` -- the built pages read in headless Chromium, screenshots.
 
 Notebooks ``import hma_mascon.book as hb`` and use the names re-exported here.
 """
@@ -49,6 +52,7 @@ from .parameters import (
                     setup_notebook,
                     validate_parameters,
 )
+from .display import glue_markdown, glue_numbers, glue_paper_numbers, readable_table, show_table
 from .provenance import Banner, git_commit, provenance_banner
 from .tables import paper_numbers_table, regional_comparison, table2_comparison, table3_comparison
 
@@ -59,5 +63,6 @@ __all__ = [
     "book_solution", "reduced_book_solution", "reduced_problem_for_book", "BOOK_KEYS", "BookParameters",
     "ParameterError", "parse_assignments", "resolve_book_data_dir", "setup_notebook", "validate_parameters",
     "Banner", "git_commit", "provenance_banner", "paper_numbers_table", "regional_comparison",
-    "table2_comparison", "table3_comparison",
+    "table2_comparison", "table3_comparison", "glue_markdown", "glue_numbers", "glue_paper_numbers",
+    "readable_table", "show_table",
 ]

@@ -8,11 +8,14 @@ local MathJax and the check that no page refers to a network resource (:func:`fi
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +26,12 @@ from ..params import ParameterError, add_arguments, overrides_from_args
 from ..safeio import atomic_path
 from .parameters import resolve_book_data_dir, validate_parameters
 from .provenance import git_commit, provenance_banner
+from .reader import find_chromium, read_book
 
-__all__ = ["BOOK_ROOT", "toc_files", "toc_notebooks", "install_mathjax", "find_external_urls",
-           "strip_external_links", "execute_notebook", "BookResult", "run_book", "register_cli"]
+__all__ = ["BOOK_ROOT", "toc_files", "toc_notebooks", "is_myst_notebook", "staged_name", "convert_to_ipynb",
+           "hide_plumbing", "stage_book", "default_jobs", "run_notebooks", "install_mathjax", "find_external_urls",
+           "strip_external_links", "execute_notebook", "BookResult", "run_book", "read_as_a_reader",
+           "register_cli"]
 
 
 #: Where the book's source lives: the repository root holds _config.yml and _toc.yml.
@@ -70,17 +76,82 @@ def toc_files(root: str | Path = BOOK_ROOT, toc: str = "_toc.yml") -> list[str]:
     return out
 
 
+def is_myst_notebook(path: str | Path) -> bool:
+    """True for a MyST Markdown notebook: a ``.md`` file whose front matter has a ``kernelspec``
+    (jupytext's ``myst`` format). Plain Markdown pages (the landing page) are not notebooks."""
+    path = Path(path)
+    if path.suffix != ".md" or not path.is_file():
+        return False
+    text = path.read_text(errors="replace")
+    if not text.startswith("---"):
+        return False
+    end = text.find("\n---", 3)
+    return end > 0 and "kernelspec:" in text[:end]
+
+
 def toc_notebooks(root: str | Path = BOOK_ROOT) -> list[Path]:
-    """The notebooks (``.ipynb``) of the table of contents, relative to ``root``, in order."""
+    """The notebooks of the table of contents, relative to ``root``, in order.
+
+    A chapter is a MyST Markdown notebook (``book/NN_name.md``, edited directly, in Jupyter with
+    jupytext or in any editor) or an ``.ipynb``; :func:`run_book` converts the Markdown ones to
+    ``.ipynb`` in the staging directory for papermill.
+    """
     root = Path(root)
     out = []
     for entry in toc_files(root):
         candidate = Path(entry)
         if candidate.suffix == "":
-            candidate = candidate.with_suffix(".ipynb")
-        if candidate.suffix == ".ipynb" and (root / candidate).is_file():
+            if (root / candidate.with_suffix(".ipynb")).is_file():
+                candidate = candidate.with_suffix(".ipynb")
+            else:
+                candidate = candidate.with_suffix(".md")
+        if (candidate.suffix == ".ipynb" and (root / candidate).is_file()) or is_myst_notebook(root / candidate):
             out.append(candidate)
     return out
+
+
+def staged_name(notebook: str | Path) -> Path:
+    """Where a notebook of :func:`toc_notebooks` is executed in the staging directory (an ``.ipynb``)."""
+    return Path(notebook).with_suffix(".ipynb")
+
+
+def convert_to_ipynb(source: Path, target: Path) -> Path:
+    """Write the MyST notebook ``source`` as ``target`` (``.ipynb``, jupytext), cells without outputs."""
+    import jupytext  # noqa: PLC0415 - only the book build needs it
+
+    try:
+        nb = jupytext.read(source, fmt="md:myst")
+    except Exception as exc:  # noqa: BLE001 - jupytext raises several types; name the file
+        raise ValueError(f"{source}: not a readable MyST notebook ({exc})") from exc
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = cell.get("id") or f"cell-{i}"
+    jupytext.write(nb, target, fmt="ipynb")
+    return target
+
+
+#: tags of the cells a rendered page does not show at all (they stay in the notebook for re-running)
+PLUMBING_TAGS = ("parameters", "injected-parameters")
+
+
+def hide_plumbing(notebook: Path) -> int:
+    """Tag the parameters cells (the notebook's and papermill's injected one) ``remove-cell``.
+
+    They stay in the executed notebook (and in the download) for people who re-run it; the rendered
+    page starts with the chapter's results. Returns the number of cells tagged.
+    """
+    import nbformat  # noqa: PLC0415 - only the book build needs it
+
+    nb = nbformat.read(notebook, as_version=4)
+    count = 0
+    for cell in nb.cells:
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if any(t in tags for t in PLUMBING_TAGS) and "remove-cell" not in tags:
+            cell.setdefault("metadata", {})["tags"] = tags + ["remove-cell"]
+            count += 1
+    nbformat.write(nb, notebook)
+    return count
 
 
 def install_mathjax(static_dir: str | Path, *, cache_dir: str | Path | None = None) -> bool:
@@ -160,7 +231,7 @@ def strip_external_links(html_dir: str | Path) -> int:
     return count
 
 
-def _stage(root: Path, staged: Path) -> None:
+def stage_book(root: Path, staged: Path) -> None:
     """Copy the book source (config, toc, ``book/``, the committed ``reproduction/`` ledgers) into ``staged``."""
     if staged.exists():
         shutil.rmtree(staged)
@@ -174,17 +245,32 @@ def _stage(root: Path, staged: Path) -> None:
             shutil.copy2(root / extra, staged / extra)
     if (root / "reproduction").is_dir():  # committed real-data ledgers, shown in chapter 10
         shutil.copytree(root / "reproduction", staged / "reproduction")
+    # the chapters are MyST notebooks: papermill runs their .ipynb conversion, and Sphinx must
+    # see one source per page, so the staged .md of a notebook is replaced by its .ipynb
+    for nb in toc_notebooks(staged):
+        if nb.suffix == ".md":
+            convert_to_ipynb(staged / nb, staged / staged_name(nb))
+            (staged / nb).unlink()
 
 
 def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path | None = None,
                      progress: bool = True, env: dict | None = None) -> None:
-    """Run one notebook with papermill (kernel ``python3`` = this interpreter).
+    """Run one notebook (``.ipynb``, or a MyST ``.md`` converted first) with papermill (kernel ``python3``).
 
     Only the parameters that the notebook's ``parameters`` cell declares are injected (papermill
     would warn about each other one); a notebook without a ``parameters`` cell gets them all.
     """
     import papermill as pm  # noqa: PLC0415 - heavy; only the book build needs it
 
+    source, output = Path(source), Path(output)
+    if source.suffix == ".md":  # a MyST notebook: papermill reads its .ipynb conversion
+        converted = output.with_name(output.stem + ".source.ipynb")
+        convert_to_ipynb(source, converted)
+        try:
+            return execute_notebook(converted, output, parameters, cwd=cwd or source.parent, progress=progress,
+                                    env=env)
+        finally:
+            converted.unlink(missing_ok=True)
     declared = pm.inspect_notebook(str(source))
     if declared:
         parameters = {k: v for k, v in parameters.items() if k in declared}
@@ -201,6 +287,61 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
                 os.environ[k] = v
 
 
+def default_jobs() -> int:
+    """Notebooks run at once by default: one per core, at most 2, and 1 below 8 GB of memory
+    (the whole-box solve takes about 2 GB, a result chapter about 0.7 GB)."""
+    import psutil  # noqa: PLC0415 - only the book build needs it
+
+    cores = os.cpu_count() or 1
+    return 1 if psutil.virtual_memory().total < 8e9 else max(1, min(2, cores))
+
+
+def _execute_one(path: str, parameters: dict, env: dict) -> float:
+    """Worker of :func:`run_notebooks`: execute one staged notebook in place, return seconds."""
+    start = time.perf_counter()
+    execute_notebook(Path(path), Path(path), parameters, cwd=Path(path).parent, progress=False, env=env)
+    hide_plumbing(Path(path))
+    return time.perf_counter() - start
+
+
+def run_notebooks(paths, parameters: dict, *, env: dict, jobs: int | None = None, progress: bool = True) -> dict:
+    """Execute staged notebooks in place, ``jobs`` at a time (separate processes), in table-of-contents
+    order of starting; each gets its parameters-cell tags (:func:`hide_plumbing`).
+
+    Returns ``{path: seconds}``. The first failure is raised (papermill's error names the cell) after
+    the notebooks already running have finished.
+    """
+    paths = [Path(p) for p in paths]
+    jobs = max(1, int(jobs or default_jobs()))
+    seconds = {}
+    if jobs == 1 or len(paths) < 2:
+        for i, path in enumerate(paths, 1):
+            if progress:
+                print(f"[{i}/{len(paths)}] executing {path.name}", flush=True)
+            start = time.perf_counter()
+            execute_notebook(path, path, parameters, cwd=path.parent, progress=progress, env=env)
+            hide_plumbing(path)
+            seconds[path] = time.perf_counter() - start
+        return seconds
+    if progress:
+        print(f"executing {len(paths)} notebooks, {jobs} at a time", flush=True)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(_execute_one, str(p), parameters, env): p for p in paths}
+        done = 0
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                path = futures[future]
+                seconds[path] = future.result()
+                done += 1
+                if progress:
+                    print(f"[{done}/{len(paths)}] {path.name}: {seconds[path]:.0f} s", flush=True)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # the running ones finish, the rest never start
+            raise
+    return seconds
+
+
 @dataclass
 class BookResult:
     """What :func:`run_book` produced."""
@@ -210,6 +351,10 @@ class BookResult:
     notebooks: list[Path] = field(default_factory=list)
     mathjax_local: bool = False
     stripped_links: int = 0
+    #: what headless Chromium found on each page (:func:`hma_mascon.book.reader.read_book`); None
+    #: when no Chromium is installed
+    pages: list | None = None
+    screenshots_dir: Path | None = None
 
 
 def select_notebooks(notebooks, only: str) -> list:
@@ -236,7 +381,7 @@ def select_notebooks(notebooks, only: str) -> list:
 
 def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = None,
              only: str | None = None, out_dir: str | Path | None = None, build_html: bool = True,
-             root: str | Path = BOOK_ROOT, progress: bool = True) -> BookResult:
+             root: str | Path = BOOK_ROOT, progress: bool = True, jobs: int | None = None) -> BookResult:
     """Execute the notebooks of ``_toc.yml`` with papermill and build the HTML book.
 
     Steps: validate ``parameters``; stage the book source into ``out_dir/_build/_executed``;
@@ -261,6 +406,10 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
         Output root (default: the book root); artefacts go to ``out_dir/_build``.
     build_html : bool
         Build the HTML after executing.
+    jobs : int, optional
+        Notebooks executed at the same time (default :func:`default_jobs`: 2 on a machine with at
+        least 2 cores and 8 GB). The chapters share cache entries written under a lock, so a chapter
+        that needs the solution another one is computing waits for it and reuses it.
 
     Returns
     -------
@@ -275,7 +424,7 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
     params["data_dir"] = resolve_book_data_dir(params)
     build = Path(out_dir).resolve() / "_build" if out_dir else root / "_build"
     staged = build / "_executed"
-    notebooks = toc_notebooks(root)
+    notebooks = [staged_name(nb) for nb in toc_notebooks(root)]
     if only is not None:
         chosen = select_notebooks(notebooks, only)
         # keep the executed copies of the other notebooks from an earlier run
@@ -284,7 +433,7 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
         notebooks = chosen
     else:
         kept = {}
-    _stage(root, staged)
+    stage_book(root, staged)
     for nb, content in kept.items():
         (staged / nb).write_bytes(content)
     env = {"HMA_MASCON_CACHE": str(build / ".hma_cache"), "HMA_MASCON_COMMIT": git_commit(root),
@@ -294,11 +443,7 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
            "PYTHONWARNINGS": "ignore:IProgress not found"}
     inject = {"data": params["data"], "data_dir": params["data_dir"], "preset": params.preset,
               "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in params.overrides().items()}}
-    for i, nb in enumerate(notebooks, 1):
-        if progress:
-            print(f"[{i}/{len(notebooks)}] executing {nb}", flush=True)
-        src = staged / nb
-        execute_notebook(src, src, inject, cwd=src.parent, progress=progress, env=env)
+    run_notebooks([staged / nb for nb in notebooks], inject, env=env, jobs=jobs, progress=progress)
     # Markdown pages execute nothing: they get the banner of this build appended as raw HTML.
     banner = provenance_banner(params)
     for entry in toc_files(staged):
@@ -341,9 +486,39 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
             listing = "\n".join(f"  {f}:{n}: {a}={u}" for f, n, a, u in hits[:20])
             raise RuntimeError(f"the built book refers to {len(hits)} external URL(s):\n{listing}")
     result.html_dir = html_dir
+    read_as_a_reader(result, build / "screenshots", private_paths=(params["data_dir"], env["HMA_MASCON_CACHE"]),
+                     progress=progress)
     if progress:
         print(f"book: {html_dir / 'index.html'}", flush=True)
     return result
+
+
+def read_as_a_reader(result: BookResult, screenshots_dir: Path, *, private_paths=(), progress: bool = True) -> None:
+    """Open every built page in headless Chromium (:func:`hma_mascon.book.reader.read_book`), photograph
+    chapters 5 to 9 into ``screenshots_dir`` and warn about every problem a reader would see.
+
+    The book stays built whatever is found (a reader can still use it); ``result.pages`` keeps the
+    reports, and ``tests/test_book_html.py`` fails on any problem. Without Chromium nothing is read
+    (``result.pages`` stays None) and a note says how to install it.
+    """
+    if find_chromium() is None:
+        if progress:
+            print("no Chromium: the pages were not read by a browser (apt-get install chromium)", flush=True)
+        return
+    if progress:
+        print("reading the pages in headless Chromium", flush=True)
+    try:
+        result.pages = read_book(result.html_dir, screenshots_dir=screenshots_dir, private_paths=private_paths)
+    except Exception as exc:  # noqa: BLE001 - a browser that fails to start must not lose the built book
+        warnings.warn(f"the pages could not be read in Chromium: {exc}", stacklevel=2)
+        return
+    result.screenshots_dir = screenshots_dir
+    problems = [f"  {r.page}: {p}" for r in result.pages for p in r.problems]
+    if problems:
+        warnings.warn(f"{len(problems)} problem(s) a reader would see (report: {screenshots_dir / 'report.json'}):\n"
+                      + "\n".join(problems[:30]), stacklevel=2)
+    elif progress:
+        print(f"every page reads well; screenshots in {screenshots_dir}", flush=True)
 
 
 def register_cli(subparsers) -> None:
@@ -359,6 +534,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--only", default=None, metavar="NOTEBOOK", help="run only this chapter: its number (3) or a part of its file name (refined)")
     p.add_argument("--out", default=None, metavar="DIR", help="output root; artefacts in DIR/_build")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks executed at the same time (default: 2 with 2 cores and 8 GB, else 1)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     add_arguments(p)
     p.set_defaults(func=_cli_book)
@@ -372,7 +549,7 @@ def _cli_book(args) -> int:
         raise ParameterError("--synthetic and --data-dir exclude each other")
     print(f"hma-mascon book: data = {data_dir or 'synthetic world'}")
     result = run_book(data_dir=data_dir, parameters={"preset": args.preset, **overrides_from_args(args)},
-                      only=args.only,
+                      only=args.only, jobs=args.jobs,
                       out_dir=args.out, build_html=not args.no_html)
     print(f"executed notebooks: {result.executed_dir}")
     return 0

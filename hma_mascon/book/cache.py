@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -23,6 +24,9 @@ from ..safeio import atomic_path, atomic_write_text, exclusive_lock
 
 #: seconds a notebook waits for another process computing the same cache entry
 LOCK_WAIT_S = 6 * 3600.0
+
+#: cache messages go to this logger (INFO), not into the rendered pages (issue 12)
+logger = logging.getLogger(__name__)
 
 __all__ = ["default_cache_dir", "source_fingerprint", "data_identity", "cache_key", "cached", "cached_solution"]
 
@@ -148,7 +152,7 @@ def cached(key_params: dict, compute_fn: Callable[[], Any], *, name: str = "solu
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
         atomic_write_text(meta_path, json.dumps(meta, indent=1))
     if verbose:
-        print(f"hma-mascon cache: stored {payload.name}")
+        logger.info(f"hma-mascon cache: stored {payload.name}")
     return result
 
 
@@ -168,13 +172,13 @@ def _load_entry(stem: Path, meta_path: Path, key: str, material: dict, verbose: 
                 with open(payload, "rb") as fh:
                     result = pickle.load(fh)
             if verbose:
-                print(f"hma-mascon cache: reusing {payload.name}")
+                logger.info(f"hma-mascon cache: reusing {payload.name}")
             return (result,)
         if verbose:
-            print(f"hma-mascon cache: {meta_path.name} does not match the current key; recomputing")
+            logger.info(f"hma-mascon cache: {meta_path.name} does not match the current key; recomputing")
     except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never trusted
         if verbose:
-            print(f"hma-mascon cache: {meta_path.name} unusable ({exc}); recomputing")
+            logger.info(f"hma-mascon cache: {meta_path.name} unusable ({exc}); recomputing")
     return None
 
 

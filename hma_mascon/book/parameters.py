@@ -111,6 +111,12 @@ def resolve_book_data_dir(params: dict) -> str:
     return str(ensure_synthetic_data_dir(int(params.get("seed", PARAMETERS["seed"].default))))
 
 
+def format_warning_for_page(message, category, filename, lineno, line=None) -> str:
+    """:func:`warnings.formatwarning` for a rendered page: ``Category: message``, without the file
+    path and source line of the build machine (set by :func:`setup_notebook`)."""
+    return f"{category.__name__}: {message}\n"
+
+
 def setup_notebook(namespace: dict, *, need_data: bool = True, show_banner: bool = True) -> BookParameters:
     """First code cell after ``parameters``: validate, resolve the data and show provenance.
 
@@ -135,6 +141,8 @@ def setup_notebook(namespace: dict, *, need_data: bool = True, show_banner: bool
     # Progress bars in a rendered page: tqdm.auto falls back to text bars without ipywidgets and
     # warns about it; the text bar is what we want in a static book.
     warnings.filterwarnings("ignore", message="IProgress not found")
+    # A warning on a page says what happened, not where in the build machine's files it was raised.
+    warnings.formatwarning = format_warning_for_page
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "figure.autolayout": False})
     if show_banner:
         from IPython.display import display  # noqa: PLC0415 - IPython only inside a kernel

@@ -47,8 +47,8 @@ def _data_description(params: dict) -> tuple[str, list[str]]:
     """A one-line description of the input data and a list of 'substitute' notes."""
     data_dir = params.get("data_dir")
     if params.get("data", "synthetic") == "synthetic":
-        where = f", written to <code>{html.escape(str(data_dir))}</code>" if data_dir else ""
-        return (f"synthetic world (known truth), seed {params.get('seed')}{where}", [])
+        # the directory itself is a path of the build machine: the seed and version identify the world
+        return (f"synthetic world (known truth), seed {params.get('seed')}", [])
     notes = []
     ident = data_identity(data_dir) if data_dir else "unknown"
     try:  # the manifest names what each real dataset stands in for
@@ -61,7 +61,10 @@ def _data_description(params: dict) -> tuple[str, list[str]]:
                     notes.append(f"{key}: stands in for {sub}")
     except Exception:  # noqa: BLE001 - the banner must not fail on a missing manifest
         pass
-    return (f"real data directory <code>{html.escape(str(data_dir))}</code> (identity {ident[:12]})", notes)
+    # only the directory's name: its absolute path belongs to the build machine, its contents are
+    # identified by the hash of every file (book.cache.data_identity)
+    name = html.escape(Path(str(data_dir)).name) if data_dir else "?"
+    return (f"real data directory <code>{name}/</code> (content identity {ident[:12]})", notes)
 
 
 def months_dropped_line(params: dict) -> str:
@@ -81,11 +84,21 @@ def months_dropped_line(params: dict) -> str:
                          lambda: dropped_months(data_dir, settings), name="months-dropped", data_dir=data_dir,
                          verbose=False)
     except (OSError, ValueError) as exc:  # the banner says why instead of failing the page
-        return f"not checked ({type(exc).__name__}: {exc})"
+        # the message names files under the data directory: relative to it, not the machine's paths
+        why = str(exc).replace(str(Path(str(data_dir)).resolve()), "").replace(str(data_dir), "")
+        return f"not checked ({type(exc).__name__}: {why})"
     by_reason: dict[str, list[str]] = {}
     for month, why in dropped.items():
         by_reason.setdefault(why, []).append(month)
     return "; ".join(f"{', '.join(ms)} ({why})" for why, ms in by_reason.items()) or "none"
+
+
+def _shown_value(key, value):
+    """A parameter as the banner shows it: a data directory by its name only (its absolute path is
+    the build machine's; its contents are identified by the content hash in the banner)."""
+    if key == "data_dir" and value:
+        return f"{Path(str(value)).name}/"
+    return value
 
 
 class Banner:
@@ -125,8 +138,9 @@ def provenance_banner(params: dict) -> Banner:
     over_text = ", ".join(f"{k} = {v!r}" for k, v in over.items()) or "none"
     commit = git_commit()
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    shown = {k: _shown_value(k, v) for k, v in params.items()}
     rows = "".join(f"<tr><td><code>{html.escape(str(k))}</code></td><td>{html.escape(repr(v))}</td></tr>"
-                   for k, v in params.items())
+                   for k, v in shown.items())
     dropped = months_dropped_line(params)
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     note_html = f"<ul>{note_html}</ul>" if note_html else ""
@@ -139,7 +153,7 @@ def provenance_banner(params: dict) -> Banner:
         f"{html.escape(over_text)}. <strong>Months dropped:</strong> {html.escape(dropped)}.</p>{note_html}"
         f"<details><summary>Parameters</summary><table>{rows}</table></details></div>"
     )
-    md_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in params.items())
+    md_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in shown.items())
     md_data = re.sub(r"</?code>", "`", data_line)
     md_notes = "".join(f"\n- {n}" for n in notes)
     markdown = (f"**Built from:** {md_data}. **hma-mascon** {__version__}, commit `{commit}`, "

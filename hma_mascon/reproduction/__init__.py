@@ -72,12 +72,13 @@ from .trends import (
                       regional_trend_table,
                       soil_moisture_trend_table,
                       table4,
+                      trend_field,
 )
 
 __all__ = [
     "Context", "prepare", "regional_glacier_mass", "gia_regional_trends", "truth_as_solution",
     "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table",
-    "regional_trend_table", "regional_damping", "max_cell_trends", "table4", "soil_moisture_trend_table",
+    "regional_trend_table", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
     "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "committed_ledger_comparison",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
 ]

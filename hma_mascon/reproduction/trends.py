@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ..datadir import DatasetNotFoundError
 from ..glacier import regional_trends
@@ -89,6 +90,14 @@ def regional_damping(sol, ctx: Context) -> pd.DataFrame | None:
         gain = np.where((np.abs(p) >= 0.01) & (r / np.where(p == 0, np.nan, p) > 0.1), p / r, np.nan)
     return pd.DataFrame({"probe_trend": p, "probe_recovered": r, "damping": r - p, "gain": gain},
                         index=pd.Index(m["region"].values, name="region"))
+
+
+def trend_field(sol, ctx: Context, var="glacier_lwe_thickness", period=PAPER_PERIOD) -> xr.DataArray:
+    """Per-cell six-term trend of ``var`` [cm/yr] over ``period`` as a (lat, lon) map (Fig. 8's field)."""
+    values = 100.0 * trend_map(sol, var, period)
+    return xr.DataArray(values.reshape(ctx.grid.shape), dims=("lat", "lon"),
+                        coords={"lat": sol["lat"].values, "lon": sol["lon"].values}, name=f"{var}_trend",
+                        attrs={"units": "cm yr-1", "long_name": f"trend of {var}"})
 
 
 def max_cell_trends(sol, ctx: Context, var="glacier_lwe_thickness", period=PAPER_PERIOD) -> pd.DataFrame:
