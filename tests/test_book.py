@@ -345,3 +345,11 @@ def test_html_replaces_the_previous_book_only_when_built_and_checked(tmp_path, m
     monkeypatch.setattr(book_build.subprocess, "run", jupyter_book(build))
     result = book.run_book(out_dir=out, root=root, progress=False)
     assert result.html_dir == html and (html / "index.html").read_text() == "<p>new</p>"
+
+
+def test_without_data_dir_names_files_relative_to_the_data_directory(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    text = f"glacier_prior_grid: {data}/glaciers/x.nc; also {data.resolve()}/gia/y.txt"
+    assert book.without_data_dir(text, data) == "glacier_prior_grid: glaciers/x.nc; also gia/y.txt"
+    assert book.without_data_dir(text, None) == text

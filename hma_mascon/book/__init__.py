@@ -52,7 +52,7 @@ from .parameters import (
                     setup_notebook,
                     validate_parameters,
 )
-from .display import glue_markdown, glue_numbers, glue_paper_numbers, readable_table, show_table
+from .display import glue_markdown, glue_numbers, glue_paper_numbers, readable_table, show_table, without_data_dir
 from .provenance import Banner, git_commit, provenance_banner
 from .tables import paper_numbers_table, regional_comparison, table2_comparison, table3_comparison
 
@@ -64,5 +64,5 @@ __all__ = [
     "ParameterError", "parse_assignments", "resolve_book_data_dir", "setup_notebook", "validate_parameters",
     "Banner", "git_commit", "provenance_banner", "paper_numbers_table", "regional_comparison",
     "table2_comparison", "table3_comparison", "glue_markdown", "glue_numbers", "glue_paper_numbers",
-    "readable_table", "show_table",
+    "readable_table", "show_table", "without_data_dir",
 ]

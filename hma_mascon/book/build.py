@@ -296,10 +296,10 @@ def default_jobs() -> int:
     return 1 if psutil.virtual_memory().total < 8e9 else max(1, min(2, cores))
 
 
-def _execute_one(path: str, parameters: dict, env: dict) -> float:
+def _execute_one(path: str, parameters: dict, env: dict, progress: bool = False) -> float:
     """Worker of :func:`run_notebooks`: execute one staged notebook in place, return seconds."""
     start = time.perf_counter()
-    execute_notebook(Path(path), Path(path), parameters, cwd=Path(path).parent, progress=False, env=env)
+    execute_notebook(Path(path), Path(path), parameters, cwd=Path(path).parent, progress=progress, env=env)
     hide_plumbing(Path(path))
     return time.perf_counter() - start
 
@@ -318,10 +318,7 @@ def run_notebooks(paths, parameters: dict, *, env: dict, jobs: int | None = None
         for i, path in enumerate(paths, 1):
             if progress:
                 print(f"[{i}/{len(paths)}] executing {path.name}", flush=True)
-            start = time.perf_counter()
-            execute_notebook(path, path, parameters, cwd=path.parent, progress=progress, env=env)
-            hide_plumbing(path)
-            seconds[path] = time.perf_counter() - start
+            seconds[path] = _execute_one(str(path), parameters, env, progress)
         return seconds
     if progress:
         print(f"executing {len(paths)} notebooks, {jobs} at a time", flush=True)

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..paper import paper_numbers
+from .tables import paper_numbers_table
 
 __all__ = ["UNIT_DECIMALS", "format_number", "readable_table", "show_table", "glue_numbers",
-           "glue_paper_numbers", "glue_markdown"]
+           "glue_paper_numbers", "glue_markdown", "without_data_dir"]
 
 #: decimals shown per unit (the one table to edit to change how the book prints a quantity)
 UNIT_DECIMALS = {
@@ -61,6 +63,17 @@ def format_number(value, decimals: int = 2) -> str:
         return f"{v:.2e}"
     out = f"{round(v, decimals) + 0.0:.{decimals}f}"
     return "0" + out[2:] if out.startswith("-0") and float(out) == 0 else out
+
+
+def without_data_dir(text, data_dir) -> str:
+    """``text`` with the data directory's absolute path (as given and resolved) taken out, so that a
+    file under it is named relative to it (``glaciers/x.nc``): a page shows no path of the build machine."""
+    text = str(text)
+    if not data_dir:
+        return text
+    for prefix in {str(Path(str(data_dir)).resolve()), str(data_dir).rstrip("/")}:
+        text = text.replace(prefix + "/", "").replace(prefix, "")
+    return text
 
 
 def _unit_of(column, units: Mapping) -> str | None:
@@ -172,11 +185,11 @@ def glue_paper_numbers(prefixes=("",)) -> None:
     """
     ref = paper_numbers()
     chosen = {}
-    for q, row in ref.iterrows():
-        if any(str(q).startswith(p) for p in prefixes):
-            chosen[q] = float(row["value"])
-            if row["tolerance_kind"] == "quoted":  # the paper's own stated error (e.g. ±9.6 Gt/yr)
-                chosen[f"{q}.error"] = float(row["tolerance"])
+    for prefix in prefixes:
+        chosen.update(paper_numbers_table(prefix))
+    for q in list(chosen):
+        if ref.loc[q, "tolerance_kind"] == "quoted":  # the paper's own stated error (e.g. ±9.6 Gt/yr)
+            chosen[f"{q}.error"] = float(ref.loc[q, "tolerance"])
     glue_numbers(chosen, prefix="paper.")
 
 

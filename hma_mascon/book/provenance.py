@@ -20,6 +20,7 @@ from ..datadir import load_manifest
 from ..inputs import dropped_months
 from ..params import PARAMETERS, resolve
 from .cache import cached, data_identity
+from .display import without_data_dir
 
 __all__ = ["git_commit", "Banner", "provenance_banner", "months_dropped_line"]
 
@@ -85,8 +86,7 @@ def months_dropped_line(params: dict) -> str:
                          verbose=False)
     except (OSError, ValueError) as exc:  # the banner says why instead of failing the page
         # the message names files under the data directory: relative to it, not the machine's paths
-        why = str(exc).replace(str(Path(str(data_dir)).resolve()), "").replace(str(data_dir), "")
-        return f"not checked ({type(exc).__name__}: {why})"
+        return f"not checked ({type(exc).__name__}: {without_data_dir(exc, data_dir)})"
     by_reason: dict[str, list[str]] = {}
     for month, why in dropped.items():
         by_reason.setdefault(why, []).append(month)
