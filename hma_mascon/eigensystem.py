@@ -190,7 +190,7 @@ class StepResult:
 
 
 def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, sigma0sq=None, progress=False,
-                      desc="months", mse_norm="euclidean", alpha_floor_factor=None) -> StepResult:
+                      desc="months", mse_norm="euclidean", alpha_floor_factor=None, alpha_per="month") -> StepResult:
     """Solve x_α = Q (Λ + αI)⁻¹ u for every month sharing ``system`` (METHODS.md §8).
 
     Parameters
@@ -214,6 +214,11 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         cells of 30 m); the months of one system share the prior and, after the monthly noise
         factor, the noise level, so such a jump is a failure of the plug-in, not information.
         None: no floor. Fixed ``alpha`` values are never changed.
+    alpha_per : {"month", "system"}
+        ``"month"`` (METHODS.md §8): every month keeps its own α. ``"system"``: every month of this
+        call gets the median of the monthly choices (after the floor), one α per eigensystem
+        (issue 11, suspect 3: month-to-month swings of α change the damping of every cell and put
+        interannual variation into the series that the data do not carry).
 
     Returns
     -------
@@ -235,6 +240,10 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
             floor = float(np.median(alphas)) / float(alpha_floor_factor)
             floored = alphas < floor
             alphas = np.where(floored, floor, alphas)
+        if alpha_per == "system":
+            alphas = np.full(T, float(np.median(alphas)))
+        elif alpha_per != "month":
+            raise ValueError(f'alpha_per must be "month" or "system", got {alpha_per!r}')
     else:
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
     if alpha is not None or alpha_floor_factor is None or T < 6:

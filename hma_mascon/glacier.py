@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from . import timeseries
+from .regions import regional_mass
 from .timeseries import decimal_year
 
 
@@ -139,3 +140,33 @@ def regional_trends(mass_gt, time, gia_mass_trends_by_model=None, period=None, *
                      "n_months": int(ok.sum()), "start": str(tt[sel][ok].min().strftime("%Y-%m")),
                      "end": str(tt[sel][ok].max().strftime("%Y-%m")), "truncated": truncated})
     return pd.DataFrame(rows).set_index("region")
+
+
+def regional_trend_bias_sd(bias_factor, scale: float, weights, grid) -> xr.DataArray:
+    """Prior-expected sd of the regularization bias of each regional trend [Gt/yr].
+
+    With the trend-bias covariance c² M Mᵀ of the two-step solve
+    (:func:`hma_mascon.resolution.trend_bias_factor`) and the regional sum g_R of §10.3 (area
+    fractions, ρ_w S_j), the bias sd is c ‖g_Rᵀ M‖. The glacier signal differs from x by soil
+    moisture and GIA, both subtracted exactly, so it has the same bias.
+
+    Parameters
+    ----------
+    bias_factor : ndarray (m, m)
+        M [m/yr per unit of c].
+    scale : float
+        c.
+    weights : xarray.DataArray (region, cell)
+        :func:`hma_mascon.regions.area_fraction_weights`.
+    grid : MasconGrid
+
+    Returns
+    -------
+    xarray.DataArray (region,)
+        Including the total ``HMA`` (its own functional, not a quadrature sum of the regions).
+    """
+    G = regional_mass(np.asarray(bias_factor, float).T, weights, grid)  # (k, region), Gt per unit
+    sd = float(scale) * np.sqrt(np.sum(np.asarray(G.values, float) ** 2, axis=0))
+    return xr.DataArray(sd, dims=("region",), coords={"region": G["region"].values}, name="glacier_trend_bias_sd",
+                        attrs={"units": "Gt yr-1",
+                               "long_name": "prior-expected sd of the regularization bias of the regional glacier trend"})

@@ -130,8 +130,10 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("obs_step_deg", "float", 0.4, "observation grid spacing", "§3", minimum=0.05, maximum=5.0,
               unit="deg"),
     Parameter("mascon_step_deg", "float", 0.5, "mascon cell size", "§3", minimum=0.05, maximum=5.0, unit="deg"),
-    Parameter("mascon_buffer_deg", "float", 0.0, "extra ring of mascons around the box, excluded from every "
-              "reported sum", "§3", minimum=0.0, maximum=30.0, unit="deg"),
+    Parameter("mascon_buffer_deg", "float", 2.0, "extra ring of mascons around the box, excluded from every "
+              "reported sum; it takes the signal from just outside (groundwater south of 26 N) that would "
+              "otherwise leak into the edge cells (issue 11, suspect 5; deviation, the paper has none)", "§3",
+              minimum=0.0, maximum=30.0, unit="deg", presets={"paper": 0.0, "diagonal": 0.0}),
     Parameter("obs_buffer_deg", "float", None, "extra ring of observations around the box (none: the mascon "
               "buffer)", "§3", minimum=0.0, maximum=30.0, unit="deg", nullable=True),
     # ----------------------------------------------------------------- observations and kernels (§4-§5)
@@ -139,8 +141,10 @@ PARAMETERS: dict[str, Parameter] = _rows(
               minimum=2, maximum=180),
     Parameter("kind", "choice", "radial", "pseudo-observation type (radial = -dT/dr, the paper's)", "§4",
               choices=("radial", "potential", "3d")),
-    Parameter("kernel", "choice", "closed", "point-mass kernel: closed form (the paper's) or the degree-nmax "
-              "Legendre series, spectrally consistent with the data", "§5", choices=("closed", "truncated")),
+    Parameter("kernel", "choice", "truncated", "point-mass kernel: the degree-nmax Legendre series, spectrally "
+              "consistent with the data (issue 11, suspect 2; deviation), or the closed form (the paper's), which "
+              "carries degrees the coefficients lack", "§5", choices=("closed", "truncated"),
+              presets={"paper": "closed", "diagonal": "closed"}),
     Parameter("degree0", "choice", "remove", "remove the degree-0 (total-mass) term from every kernel column, "
               "consistent with data that carry no degree 0 (deviation; keep = the paper's kernel)", "§5",
               choices=("remove", "keep"), presets={"paper": "keep"}),
@@ -159,11 +163,16 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "§7", choices=("A", "B", "C"), presets={"paper": "A"}),
     Parameter("prior_floor_m", "float", 0.01, "floor of the prior RMS [AMB-7]", "§7", minimum=1e-6,
               maximum=10.0, unit="m"),
-    Parameter("prior_correlation_km", "float", None, "multisource family: correlate the prior between cells, "
-              "C = D exp(-d/L) D with D the multisource sigmas (none: diagonal R, the paper's). Whole-box closed "
-              "loop with 100 km: per-cell glacier trend R^2 -0.17 -> 0.70, real CSR cells <= 2.3 m, but the "
-              "stated errors under-cover (hma_mascon.regularization.correlated_prior_precision)",
-              "§7", minimum=1.0, maximum=5000.0, unit="km", nullable=True, presets={"correlated": 100.0}),
+    Parameter("prior_correlation_km", "float", 100.0, "multisource family: correlate the prior between cells, "
+              "C = D exp(-d/L) D with D the multisource sigmas (issue 11, suspect 1; deviation; none: the diagonal "
+              "R of the paper). Whole-box closed loop: per-cell glacier trend R^2 -0.17 -> 0.74, largest cell "
+              "losses within 35 % of the truth (hma_mascon.regularization.correlated_prior_precision)",
+              "§7", minimum=1.0, maximum=5000.0, unit="km", nullable=True,
+              presets={"paper": None, "diagonal": None}),
+    Parameter("prior_correlation_blocks", "choice", "component", "with prior_correlation_km: which cells share the "
+              "correlation; all = every pair (exp(-d/L)), component = only cells whose largest prior component "
+              "(glacier, lake, hydrology) is the same, so glacier loss is not shared with the foreland's "
+              "hydrology", "§7", choices=("all", "component"), presets={"paper": "all", "diagonal": "all"}),
     Parameter("correlation_length_km", "float", 150.0, "correlation length of the exponential family", "§7",
               minimum=1.0, maximum=5000.0, unit="km"),
     # ----------------------------------------------------------------- alpha (§8)
@@ -178,6 +187,8 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("alpha_floor_factor", "float", 10.0, "robust floor of the monthly alpha, median/factor within "
               "each eigensystem (none: off; deviation from METHODS.md)", "§8", minimum=1.0, maximum=1e12,
               nullable=True, presets={"paper": None}),
+    Parameter("alpha_per", "choice", "month", "one alpha per month (METHODS.md) or the median of the monthly "
+              "choices for every month of an eigensystem (issue 11, suspect 3)", "§8", choices=("month", "system")),
     # ----------------------------------------------------------------- two-step (§9)
     Parameter("two_step", "bool", True, "preliminary + refined solves (false: the preliminary solution only)",
               "§9"),
@@ -190,12 +201,12 @@ PARAMETERS: dict[str, Parameter] = _rows(
 
 #: Names of the presets; each is ``default`` overridden by the rows' ``presets`` entries.
 PRESETS: dict[str, str] = {
-    "default": "the configuration the closed loop supports (METHODS.md resolutions, measured deviations)",
+    "default": "the configuration the closed loop supports (METHODS.md resolutions, measured deviations): prior "
+               "correlated over 100 km within each prior component, truncated kernel, 2 deg buffer ring",
     "paper": "the paper's literal choices where METHODS.md deviates: precision-sum prior rule (AMB-6), "
              "closed kernel with its degree-0 term, no alpha floor, the files' formal coefficient sigmas",
-    "correlated": "the default with the multisource prior correlated over 100 km (issue 11, suspect 1): cells "
-                  "and real-data maxima closer to the truth and the paper, stated errors that under-cover; "
-                  "a candidate default, not yet one",
+    "diagonal": "the default until issue 11: the diagonal prior of METHODS.md §7, the closed kernel and no "
+                "buffer ring, with the other METHODS.md resolutions of the default",
 }
 
 _ALIASES = {"mmse": "mse", "l-curve": "lcurve", "l_curve": "lcurve", "3-d": "3d", "gravity": "radial"}

@@ -168,6 +168,22 @@ def load_regions(data_dir, names=PAPER_REGIONS):
     return out.reset_index(drop=True)
 
 
+def regions_in_grid(regions_gdf, grid):
+    """The regions lying wholly inside the cells of ``grid`` (a solution on a sub-box keeps these).
+
+    Returns
+    -------
+    (geopandas.GeoDataFrame, list of str)
+        The regions inside (index reset) and the names left out.
+    """
+    half = grid.resolution / 2
+    b = regions_gdf.geometry.bounds
+    lon, lat = np.asarray(grid.lon, float), np.asarray(grid.lat, float)
+    inside = ((b["minx"] >= lon.min() - half) & (b["maxx"] <= lon.max() + half)
+              & (b["miny"] >= lat.min() - half) & (b["maxy"] <= lat.max() + half))
+    return regions_gdf[inside].reset_index(drop=True), list(regions_gdf.loc[~inside, "region"])
+
+
 def area_fraction_weights(regions_gdf, grid, method: str = "area"):
     """Fraction w_Rj of each mascon cell j inside each region polygon R [AMB-12].
 

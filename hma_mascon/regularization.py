@@ -324,7 +324,7 @@ def regularization_exponential(grid, correlation_length_km, sigma):
     return 0.5 * (R + R.T)
 
 
-def correlated_prior_precision(r, grid, correlation_length_km):
+def correlated_prior_precision(r, grid, correlation_length_km, classes=None):
     """Correlate a diagonal prior: R = D⁻¹ ρ⁻¹ D⁻¹ with D = diag(r)^(-1/2) and ρ_ij = exp(-d_ij / L).
 
     The multisource variances σ_j² = 1/r_j stay on the diagonal of the covariance C = D ρ D; the
@@ -333,22 +333,24 @@ def correlated_prior_precision(r, grid, correlation_length_km):
     patch instead of piling it into the highest-variance cell (issue 11, suspect 1). ρ is inverted
     once (Cholesky) and shared by every diagonal of ``r``.
 
-    Opt-in (``prior_correlation_km``, or the ``correlated`` preset with L = 100 km); the default
-    and the ``paper`` preset keep the diagonal R of METHODS.md §7. Measured in the closed loop,
-    synthetic world 1.1.0, whole box, every 12th month, diagonal -> 100 km (truth in brackets): per-cell glacier trend R² -0.17 -> 0.70 (all 806 glacier
-    cells) and -2.61 -> 0.30 (the 10 % largest losses); largest Himalayan cell loss -51.9 -> -24.4
-    cm/yr (-22.3); ASTER-style slope 1.40 -> 0.77 (0.89); box total -28.0 -> -32.3 Gt/yr (-30.3);
-    HMA glacier trend -19.9 -> -18.6 Gt/yr (-24.9). L = 50 km: R² 0.59, box -29.8; L = 200 km: R²
-    0.72, box -34.5. Real CSR (every 6th month): largest |cell-month| 8.97 -> 2.25 m, largest cell
-    trends Himalaya / Nyainqentanglha / Tien Shan -41.3 / -8.4 / -18.5 -> -13.1 / -11.1 / -16.1
-    cm/yr (paper -12.6 / -12.0 / -9.8), HMA -24.2 -> -26.3 Gt/yr. Cost: 12 dense R_sv, peak memory
-    2.0 -> 3.6 GB on the whole box. Limit: a box not much larger than L suffers; on a 2 x 2 deg box
-    with a 1 deg buffer (16 inner cells, nmax 60, 12 months) the RMS cell error is 19.5 cm against
-    3.3 cm with the diagonal prior (signal 3.4 cm). And the stated errors under-cover: in the
-    10 x 8 deg noisy closed loop of tests/test_closed_loop.py (a smooth truth, the prior its own
-    RMS) the share of cells whose stated 95 % bounds hold the truth in >= 90 % of months falls
-    from >= 0.90 to 0.32 (cell-months 0.77). Until the error statement is right it is not the
-    default.
+    The default since issue 11 (``prior_correlation_km=100``, blocks by prior component); the
+    ``paper`` and ``diagonal`` presets keep the diagonal R of METHODS.md §7. Measured in the closed
+    loop, synthetic world 1.1.0, whole box, every 12th month, diagonal -> 100 km (truth in
+    brackets): per-cell glacier trend R² -0.17 -> 0.70 (all 806 glacier cells) and -2.61 -> 0.30
+    (the 10 % largest losses); largest Himalayan cell loss -51.9 -> -24.4 cm/yr (-22.3); ASTER-style
+    slope 1.40 -> 0.77 (0.89); box total -28.0 -> -32.3 Gt/yr (-30.3); HMA glacier trend -19.9 ->
+    -18.6 Gt/yr (-24.9). L = 50 km: R² 0.59, box -29.8; L = 200 km: R² 0.72, box -34.5. Real CSR
+    (every 6th month): largest |cell-month| 8.97 -> 2.25 m, largest cell trends Himalaya /
+    Nyainqentanglha / Tien Shan -41.3 / -8.4 / -18.5 -> -13.1 / -11.1 / -16.1 cm/yr (paper -12.6 /
+    -12.0 / -9.8), HMA -24.2 -> -26.3 Gt/yr. Cost: 12 dense R_sv, peak memory 2.0 -> 3.6 GB on the
+    whole box (4.7 GB with the 2° buffer ring).
+
+    Limits. A box not much larger than L suffers: on a 2 x 2 deg box with a 1 deg buffer (16 inner
+    cells, nmax 60, 12 months) the RMS cell error is 19.5 cm against 3.3 cm with the diagonal
+    prior (signal 3.4 cm). The stated errors are those of the prior: in the 10 x 8 deg noisy closed
+    loop of tests/test_closed_loop.py, with cell-to-cell independent seasonal phases (a truth the
+    correlated prior calls unlikely), 32 % of the cells are covered in >= 90 % of their months
+    (cell-months 77 %), against 98 % of the cells when the phases are spatially coherent.
 
     Parameters
     ----------
@@ -357,6 +359,10 @@ def correlated_prior_precision(r, grid, correlation_length_km):
     grid : MasconGrid
     correlation_length_km : float
         L [km].
+    classes : array_like of int (m,), optional
+        Only cells of the same class are correlated, ρ_ij = exp(-d_ij/L) [c_i = c_j]: a block
+        matrix, positive definite because each block is. The estimator passes the dominant prior
+        component of each cell (``prior_correlation_blocks="component"``).
 
     Returns
     -------
@@ -369,6 +375,11 @@ def correlated_prior_precision(r, grid, correlation_length_km):
         raise ValueError("r must be finite and positive")
     lat, lon = np.asarray(grid.lat, float), np.asarray(grid.lon, float)
     rho = np.exp(-_great_circle_km(lat, lon) / correlation_length_km)
+    if classes is not None:
+        classes = np.asarray(classes)
+        if classes.shape != lat.shape:
+            raise ValueError(f"classes has shape {classes.shape}, the grid {lat.shape}")
+        rho = rho * (classes[:, None] == classes[None, :])
     rho_inv = linalg.cho_solve(linalg.cho_factor(rho, lower=True), np.eye(lat.size))
     rho_inv = 0.5 * (rho_inv + rho_inv.T)
     s = np.sqrt(r)

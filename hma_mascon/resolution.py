@@ -3,7 +3,10 @@
 * :func:`apply_resolution` -- H = (N + αR)⁻¹N applied to fields, from one eigensystem;
 * :func:`trend_recovery` -- the trend the two-step solve returns for a noise-free trend field,
   H_pre β + H_ref (I - H_pre) β (the regularization damping of regional sums);
-* :func:`trend_bias_sd` -- a white-spectrum upper bound of the per-cell trend bias.
+* :func:`trend_bias_sd` -- a white-spectrum upper bound of the per-cell trend bias;
+* :func:`trend_bias_factor` -- the factor M of the prior-expected bias covariance c² M Mᵀ of the
+  trend of the two-step solve: what the stated per-cell and regional trend errors add for the
+  regularization bias (issue 11, suspect 6).
 
 References
 ----------
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["apply_resolution", "trend_recovery", "trend_bias_sd"]
+__all__ = ["apply_resolution", "trend_recovery", "trend_bias_sd", "trend_bias_factor", "trend_prior_scale"]
 
 
 def apply_resolution(system, R, alpha: float, x) -> np.ndarray:
@@ -79,3 +82,59 @@ def trend_bias_sd(system, R, alpha: float, beta1) -> np.ndarray:
         return np.full(beta1.shape, np.nan)
     c2 = float(np.sum(xi[well] ** 2) / np.sum(g[well]))
     return np.sqrt(c2 * alpha**2 * ((Q**2) @ (1.0 / (lam + alpha) ** 2)))
+
+
+def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None, alpha_ref=None) -> np.ndarray:
+    r"""Factor M (m, m) of the regularization-bias covariance of the two-step trend, c² M Mᵀ.
+
+    The two-step trend of a true trend field β is :math:`\hat\beta = H_{pre}\beta +
+    H_{ref}(I - H_{pre})\beta` (:func:`trend_recovery`), so its bias is
+
+    .. math:: \hat\beta - \beta = -(I - H_{ref})(I - H_{pre})\,\beta .
+
+    For a trend drawn from the preliminary step's own prior, β ~ N(0, c² R_pre⁻¹), and with
+    R_pre⁻¹ = Q Qᵀ (Qᵀ R_pre Q = I) and (I - H_pre) Q = Q diag(α/(λ+α)), the bias covariance is
+    c² M Mᵀ with
+
+    .. math:: M = (I - H_{ref})\, Q\, \mathrm{diag}\!\left(\frac{\alpha}{\lambda_k+\alpha}\right).
+
+    A per-cell bias sd is c ‖M_j·‖; a regional sum g has c ‖gᵀM‖. Unlike a plug-in of the
+    estimated trend (:func:`trend_bias_sd`) this is the Bayesian expectation the monthly stated
+    errors already use (diag σ0²(N + αR)⁻¹ = formal + bias variance), carried to the trend.
+
+    Parameters
+    ----------
+    pre_system : EigenSystem
+        Eigensystem of the preliminary step (Qᵀ N Q = Λ, Qᵀ R_pre Q = I).
+    alpha_pre : float
+        Representative α of the preliminary step (the median over its months).
+    ref_system, r_ref, alpha_ref : optional
+        Eigensystem, R_sv and α of the refined step (None: a one-step solve, M = Q diag(α/(λ+α))).
+
+    Returns
+    -------
+    numpy.ndarray (m, m)
+    """
+    lam = np.asarray(pre_system.lam, float)
+    M = np.asarray(pre_system.Q, float) * (alpha_pre / (lam + alpha_pre))
+    if ref_system is not None:
+        M = M - apply_resolution(ref_system, r_ref, alpha_ref, M.T).T
+    return M
+
+
+def trend_prior_scale(sigma0sq: float, alpha: float, t) -> float:
+    r"""Scale c of the trend prior β ~ N(0, c² R⁻¹) implied by the monthly prior of METHODS.md §8.
+
+    The MSE rule treats the monthly field as x ~ N(0, (σ0²/α) R⁻¹) (R from the multisource prior
+    variances, §7). A linear trend over the months t whose standard deviation is that prior's has
+    sd(β) = sd(x)/std(t), hence
+
+    .. math:: c^2 = \frac{\sigma_0^2}{\alpha\,\mathrm{var}(t)} .
+
+    For a glacier cell with the rate-based prior σ_j = |rate_j| std(t) (§7) this gives a trend sd
+    of |rate_j| sqrt(σ0²/α): a trend as large as the prior's own.
+    """
+    t = np.asarray(t, float)
+    t = t[np.isfinite(t)]
+    var_t = float(np.var(t)) if t.size > 1 else np.nan
+    return float(np.sqrt(sigma0sq / (alpha * var_t))) if var_t > 0 and alpha > 0 else np.nan

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .eigensystem import NormalMatrices, StepResult, eigen_system, regularized_solve
-from .resolution import trend_bias_sd, trend_recovery
+from .resolution import trend_bias_factor, trend_bias_sd, trend_prior_scale, trend_recovery
 from .timeseries import harmonic_design  # the six-term model of §9, shared with the trend fits
 from .weights import apply_whitener
 
@@ -88,7 +88,7 @@ def _r_of(R, c, m):
 
 
 def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse", alpha=None, sigma0sq=None,
-                      mse_norm="euclidean", progress=False, keep_systems=False, alpha_floor_factor=None,
+                      mse_norm="euclidean", progress=False, keep_systems=False, alpha_floor_factor=None, alpha_per="month",
                       _normals=None) -> StepResult:
     """Preliminary solve of every month with R_pre and its own α (METHODS.md §9 step 1).
 
@@ -133,7 +133,8 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         system = eigen_system(Aw, r_pre, nobs=nobs, N=N)
         out.put(idx, regularized_solve(system, apply_whitener(w, Y[idx].T).T, alpha_method, _checked_alpha(alpha),
                                        sigma0sq=_take(sigma0sq, idx), mse_norm=mse_norm, progress=progress,
-                                       desc="preliminary", alpha_floor_factor=alpha_floor_factor))
+                                       desc="preliminary", alpha_floor_factor=alpha_floor_factor,
+                                       alpha_per=alpha_per))
         if keep_systems:
             out.systems[g] = (system, idx)
     return out
@@ -141,7 +142,7 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
 
 def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=None, alpha_method="mse", alpha=None,
                   sigma0sq=None, mse_norm="euclidean", progress=False, keep_largest_system=False,
-                  alpha_floor_factor=None, _normals=None) -> StepResult:
+                  alpha_floor_factor=None, alpha_per="month", _normals=None) -> StepResult:
     """Refined solve of y' = y - A x_trend with R_sv(c(t)) and its own α (METHODS.md §9 step 3).
 
     Parameters
@@ -188,7 +189,7 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
             out.put(idx, regularized_solve(system, apply_whitener(w, Yp[idx].T).T, alpha_method, _checked_alpha(alpha),
                                            sigma0sq=_take(sigma0sq, idx),
                                            mse_norm=mse_norm, progress=progress, desc=f"refined c={c}",
-                                           alpha_floor_factor=alpha_floor_factor))
+                                           alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per))
             if keep_largest_system and idx.size > max((v[1].size for v in out.systems.values()), default=0):
                 out.systems = {(g, c): (system, idx, Rc)}
     return out
@@ -223,6 +224,12 @@ class TwoStepResult:
     trend_probe, trend_probe_recovered : ndarray (k, m) or None
         Probe trend fields [m/yr] and what the two-step solve returns for them, noise-free
         (:func:`trend_recovery`).
+    trend_bias_factor : ndarray (m, m) or None
+        M of :func:`hma_mascon.resolution.trend_bias_factor`: the prior-expected covariance of the
+        regularization bias of the trend is ``trend_bias_scale**2 * M @ M.T`` [(m/yr)²].
+    trend_bias_scale : float
+        c of :func:`hma_mascon.resolution.trend_prior_scale` (from the preliminary step's median α
+        and σ0² and the months used).
     """
 
     x: np.ndarray
@@ -236,11 +243,31 @@ class TwoStepResult:
     stated_error: np.ndarray = field(default=None)
     trend_probe: np.ndarray = field(default=None)
     trend_probe_recovered: np.ndarray = field(default=None)
+    trend_bias_factor: np.ndarray = field(default=None)
+    trend_bias_scale: float = np.nan
+
+    def expected_trend_bias_sd(self, weights=None) -> np.ndarray:
+        """Prior-expected sd of the regularization bias of the trend [m/yr per cell, or the units
+        of ``weights`` (k, m) times m/yr per row]: c ‖M_j·‖ per cell, c ‖w Mᵀ‖ per functional."""
+        if self.trend_bias_factor is None:
+            return None
+        M = self.trend_bias_factor
+        if weights is None:
+            return self.trend_bias_scale * np.sqrt(np.einsum("jk,jk->j", M, M))
+        G = np.atleast_2d(np.asarray(weights, float)) @ M
+        return self.trend_bias_scale * np.sqrt(np.einsum("rk,rk->r", G, G))
+
+
+def _median_sigma0sq(step, idx, sigma0sq):
+    """σ0² the step's stated errors used: the fixed value(s) if given, else the estimates."""
+    if sigma0sq is not None:
+        return float(np.nanmedian(np.broadcast_to(np.asarray(sigma0sq, float), step.sigma0sq.shape)[idx]))
+    return float(np.nanmedian(step.sigma0sq[idx]))
 
 
 def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=None, alpha_method="mse", alpha=None,
                    sigma0sq=None, mse_norm="euclidean", remove="trend", two_step=True, progress=False,
-                   trend_probe=None, alpha_floor_factor=None) -> TwoStepResult:
+                   trend_probe=None, alpha_floor_factor=None, alpha_per="month") -> TwoStepResult:
     """Two-step estimation of METHODS.md §9.
 
     1. x_pre(t) with R_pre, α_pre(t);
@@ -257,6 +284,10 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     ``trend_probe`` (k, m), optional: true trend fields to pass through the resolution operators
     of both steps (:func:`trend_recovery`); the result's ``trend_probe_recovered`` holds what the
     solve would return for each of them.
+
+    The result also carries the factor of the prior-expected bias covariance of the trend
+    (:func:`hma_mascon.resolution.trend_bias_factor`, ``TwoStepResult.expected_trend_bias_sd``), evaluated
+    with the eigensystems that solved the most months and their median α.
     """
     if remove not in ("trend", "offset+trend"):
         raise ValueError(f'remove must be "trend" or "offset+trend", got {remove!r}')
@@ -265,20 +296,24 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     normals = NormalMatrices(A, whiten)
     pre = preliminary_solve(A, Y, r_pre, whiten=whiten, group=group, alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq,
                             mse_norm=mse_norm, progress=progress,
-                            keep_systems=two_step or trend_probe is not None,
-                            alpha_floor_factor=alpha_floor_factor, _normals=normals)
+                            keep_systems=True,
+                            alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per, _normals=normals)
     g_main = max(pre.systems, key=lambda g: pre.systems[g][1].size) if pre.systems else None
     probe = None if trend_probe is None else np.atleast_2d(np.asarray(trend_probe, float))
     if not two_step:
-        rec = None
-        if probe is not None and g_main is not None:
+        rec, M, c = None, None, np.nan
+        if g_main is not None:
             system, idx = pre.systems[g_main]
-            rec = trend_recovery(system, r_pre, float(np.nanmedian(pre.alpha[idx])), None, None, None, probe)
+            alpha_pre = float(np.nanmedian(pre.alpha[idx]))
+            if probe is not None:
+                rec = trend_recovery(system, r_pre, alpha_pre, None, None, None, probe)
+            M = trend_bias_factor(system, alpha_pre)
+            c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
         pre.systems = {}
         return TwoStepResult(x=pre.x, x_trend=np.zeros_like(pre.x), preliminary=pre, refined=pre,
                              beta=np.full((6, A.shape[1]), np.nan), t0=float(np.nanmean(t)), error=pre.error,
                              stated_error=np.hypot(pre.error, pre.bias_sd), trend_probe=probe,
-                             trend_probe_recovered=rec)
+                             trend_probe_recovered=rec, trend_bias_factor=M, trend_bias_scale=c)
     beta, t0 = fit_six_term(t, pre.x)
     x_trend = np.outer(t - t0, beta[1])
     if remove == "offset+trend":
@@ -286,19 +321,22 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     x_trend[~np.all(np.isfinite(pre.x), axis=1)] = np.nan
     ref = refined_solve(A, Y, x_trend, r_sv, calendar_month, whiten=whiten, group=group,
                         alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq, mse_norm=mse_norm, progress=progress,
-                        keep_largest_system=probe is not None, alpha_floor_factor=alpha_floor_factor,
+                        keep_largest_system=True, alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per,
                         _normals=normals)
     system, idx = pre.systems[g_main]
     alpha_pre = float(np.nanmedian(pre.alpha[idx]))
     tb = trend_bias_sd(system, r_pre, alpha_pre, beta[1])
+    (rsys, ridx, rR), = ref.systems.values()
+    alpha_ref = float(np.nanmedian(ref.alpha[ridx]))
     rec = None
     if probe is not None:
-        (rsys, ridx, rR), = ref.systems.values()
-        rec = trend_recovery(system, r_pre, alpha_pre, rsys, rR, float(np.nanmedian(ref.alpha[ridx])), probe)
+        rec = trend_recovery(system, r_pre, alpha_pre, rsys, rR, alpha_ref, probe)
+    M = trend_bias_factor(system, alpha_pre, rsys, rR, alpha_ref)
+    c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
     pre.systems = {}
     ref.systems = {}
     post_ref = np.hypot(ref.error, ref.bias_sd)
     post_pre = np.hypot(pre.error, pre.bias_sd)
     return TwoStepResult(x=x_trend + ref.x, x_trend=x_trend, preliminary=pre, refined=ref, beta=beta, t0=t0,
                          error=ref.error, trend_bias_sd=tb, stated_error=np.fmax(post_ref, post_pre),
-                         trend_probe=probe, trend_probe_recovered=rec)
+                         trend_probe=probe, trend_probe_recovered=rec, trend_bias_factor=M, trend_bias_scale=c)

@@ -105,8 +105,10 @@ def tiny_problem():
     from hma_mascon.synthetic import ensure_synthetic_data_dir
 
     d = ensure_synthetic_data_dir()
+    # a 2 x 2 deg box is less than five correlation lengths of the default's prior across: the
+    # diagonal prior (hma_mascon.regularization.correlated_prior_precision, Limits)
     return ex.load_reduced_problem(d, (80.0, 82.0, 32.0, 34.0), period_start="2005-01", period_end="2008-12",
-                                   month_step=4, buffer_deg=1.0, nmax=60)
+                                   month_step=4, buffer_deg=1.0, nmax=60, preset="diagonal")
 
 
 def test_closed_loop_tiny_problem(tiny_problem):
@@ -162,7 +164,7 @@ def test_offline_substitute_priors_have_the_real_data_shape():
 
     # the GRACE-derived hydrology prior needs >= 12 months inside the prior period
     p = ex.load_reduced_problem(ensure_synthetic_data_dir(), (80.0, 82.0, 32.0, 34.0), period_start="2005-01",
-                                period_end="2008-12", month_step=3, buffer_deg=1.0, nmax=60)
+                                period_end="2008-12", month_step=3, buffer_deg=1.0, nmax=60, preset="diagonal")
     sub = ex.offline_substitute_priors(p)
     g = sub["glacier"]
     assert g.series is None and np.all(g.seasonal_second_moment == 0)

@@ -10,7 +10,8 @@ from hma_mascon.output import read_solution
 from hma_mascon.pipeline import run_solution
 
 BOX = (82.0, 90.0, 29.0, 35.0)
-PARAMS = dict(box=BOX, mascon_buffer_deg=1.0, obs_buffer_deg=1.0, progress=False)
+PARAMS = dict(box=BOX, mascon_buffer_deg=3.0, obs_buffer_deg=3.0, progress=False)  # the default (truncated kernel,
+# correlated prior) needs a buffer: with 1 deg the box-total series correlates with the truth at r = 0.29
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_solution_contents_and_provenance(solution, synthetic_dir):
     assert "ICE-6G" in ds.attrs["provenance_gia_models"]
     assert ds.attrs["param_box"].tolist() == list(BOX)
     # buffer ring flagged, and cell areas decrease poleward
-    assert ds["is_buffer"].values[0].all() and not ds["is_buffer"].values[5, 5]
+    assert ds["is_buffer"].values[0].all() and not ds["is_buffer"].values[ds.sizes["lat"] // 2, ds.sizes["lon"] // 2]
     assert np.all(np.diff(ds["cell_area"].values[:, 0]) < 0)
     # glacier signal = total minus soil moisture minus GIA: identical where neither acts
     assert "glacier_lwe_thickness" in ds
@@ -76,9 +77,11 @@ def test_solution_follows_the_truth(solution, synthetic_dir):
 
 
 def test_damping_probe_of_the_glacier_prior(solution):
-    """The glacier prior's trend comes back with the same sign and at most its size over the box
-    (measured on this 3-year synthetic run: ratio 1.01, little damping with the true noise levels);
-    the alpha floor is reported."""
+    """The glacier prior's trend comes back with the same sign and not much more than its size over
+    the box; the alpha floor is reported. Measured on this 3-year synthetic run: ratio 1.01 with the
+    diagonal prior (little damping with the true noise levels); 1.15 with the default, whose prior
+    correlated over 100 km lets the inner cells take part of the 3-deg buffer ring's prior trend
+    (the probe covers the ring too, the sum only the inner box)."""
     ds = solution
     p = ds["glacier_prior_trend"].values
     r = ds["glacier_prior_trend_recovered"].values
@@ -88,7 +91,7 @@ def test_damping_probe_of_the_glacier_prior(solution):
     total_p, total_r = float(np.sum(p * w)), float(np.sum(r * w))
     print(f"box prior trend {total_p:.3e}, recovered {total_r:.3e}, ratio {total_r / total_p:.3f}")
     assert total_p < 0
-    assert 0.2 < total_r / total_p < 1.05
+    assert 0.2 < total_r / total_p < 1.25
     # (single cells may come back amplified: H is a resolution operator, not a low-pass filter;
     # here the peak of -16 cm/yr returns as -24, compensated by its neighbours)
     assert "alpha_floored_refined" in ds and ds.attrs["provenance_alpha_floored_refined"].endswith(
@@ -151,3 +154,9 @@ def test_small_box_with_a_narrow_buffer_warns():
         warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=5.0)))
         warn_small_box(resolve("default"))  # the paper's box
         warn_small_box(resolve("default", dict(box=BOX, coefficient_sigma="empirical")))  # low degrees not trusted
+    # a correlated prior in a box less than five correlation lengths across
+    with pytest.warns(UserWarning, match="correlation length"):
+        warn_small_box(resolve("default", dict(box=(80.0, 82.0, 32.0, 34.0), mascon_buffer_deg=5.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_small_box(resolve("diagonal", dict(box=(80.0, 82.0, 32.0, 34.0), mascon_buffer_deg=5.0)))

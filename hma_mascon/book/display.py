@@ -38,7 +38,7 @@ UNIT_DECIMALS = {
 #: default units of the column names the chapters' tables share (a table may override any)
 COLUMN_UNITS = {
     "trend": "Gt/yr", "error95": "Gt/yr", "sigma_fit": "Gt/yr", "sigma_gia": "Gt/yr", "damping": "Gt/yr",
-    "error95_with_damping": "Gt/yr", "trend_scaled": "Gt/yr", "error95_scaled": "Gt/yr", "paper": "Gt/yr",
+    "error95_fit": "Gt/yr", "error95_random": "Gt/yr", "sigma_bias": "Gt/yr", "trend_scaled": "Gt/yr", "error95_scaled": "Gt/yr", "paper": "Gt/yr",
     "truth": "Gt/yr", "ours": "Gt/yr", "gain": "1", "n_months": "months", "n": "count", "number": "count",
     "r": "1", "R2": "1", "slope": "1", "intercept": "Gt/yr",
 }

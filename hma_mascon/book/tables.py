@@ -65,14 +65,16 @@ def regional_comparison(tr: pd.DataFrame, tr_truth: pd.DataFrame | None = None) 
     """Regional trend table beside the paper's quoted values (three regions and HMA) and the truth.
 
     With a damping probe in the solution (:func:`regional_damping`) the table also has ``damping``
-    (expected bias of a prior-shaped trend), ``error95_with_damping``, ``gain`` and the scaled
+    (expected bias of a prior-shaped trend, inside ``error95``), ``gain`` and the scaled
     estimate ``trend_scaled`` with ``error95_scaled`` (:func:`regional_trend_table`; gain 1 where
     it is undefined).
     """
     ref = paper_numbers_table("trend.")
-    cols = ["number", "trend", "error95", "sigma_fit", "sigma_gia"]
+    cols = ["number", "trend", "error95", "error95_fit", "sigma_fit", "sigma_gia"]
+    if "sigma_bias" in tr:
+        cols += ["sigma_bias"]
     if "damping" in tr:
-        cols += ["damping", "error95_with_damping", "gain", "trend_scaled", "error95_scaled"]
+        cols += ["damping", "gain", "trend_scaled", "error95_scaled"]
     out = tr[cols + ["n_months", "start", "end"]].copy()
     out["paper"] = [ref.get(f"trend.region.{r}", ref.get("trend.HMA.this_study") if r == "HMA" else np.nan)
                     for r in out.index]

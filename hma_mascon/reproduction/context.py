@@ -20,6 +20,7 @@ from ..priors import regrid_to_cells
 from ..regions import (
     area_fraction_weights,
     load_regions,
+    regions_in_grid,
     regional_mass,
 )
 from ..synthetic import load_truth
@@ -126,17 +127,13 @@ def prepare(sol: xr.Dataset, data_dir) -> Context:
     grid = grid_of_solution(sol)
     regions = load_regions(data_dir)
     # a solution on a sub-box (reduced problems) keeps the regions lying wholly inside its cells
-    half = grid.resolution / 2
-    b = regions.geometry.bounds
-    inside = ((b["minx"] >= grid.lon.min() - half) & (b["maxx"] <= grid.lon.max() + half)
-              & (b["miny"] >= grid.lat.min() - half) & (b["maxy"] <= grid.lat.max() + half))
+    regions, left_out = regions_in_grid(regions, grid)
     notes = []
-    if not inside.all():
-        notes.append(f"regions outside the solution's box left out: {list(regions.loc[~inside, 'region'])}; "
+    if left_out:
+        notes.append(f"regions outside the solution's box left out: {left_out}; "
                      "'HMA' is the sum of the remaining regions")
-    if not inside.any():
+    if regions.empty:
         raise ValueError("no HiMAP region lies wholly inside the solution's box")
-    regions = regions[inside].reset_index(drop=True)
     weights = area_fraction_weights(regions, grid)
     nmax = int(sol.attrs.get("param_nmax", 96))
     return Context(str(data_dir), grid, regions, weights, glacier_area_cells(data_dir, grid),
