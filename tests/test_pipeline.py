@@ -33,7 +33,7 @@ def test_solution_contents_and_provenance(solution, synthetic_dir):
     assert ds["lwe_thickness"].attrs["units"] == "cm"
     assert np.all(np.isfinite(ds["lwe_thickness"].values))
     assert np.all(ds["alpha_preliminary"].values > 0) and np.all(ds["alpha_refined"].values > 0)
-    assert np.all(ds["lwe_thickness_error"].values > 0)
+    assert np.all(ds["uncertainty"].values > 0)
     # provenance: data dir, one file per month, low degrees, priors, GIA models
     assert ds.attrs["provenance_data_dir"] == str(synthetic_dir)
     assert ds.attrs["provenance_grace_files"].count("GSM-2_") == nt
