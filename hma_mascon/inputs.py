@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .datadir import dataset_exists, dataset_files, dataset_path, is_synthetic, verify_inputs
+from .datadir import dataset_exists, dataset_files, dataset_path, file_sha256, is_synthetic, verify_inputs
 from .filters import apply_ddk_dataset, gaussian_weights
 from .geometry import MasconGrid, mascon_grid
 from .gia import gia_ewh_rate, read_gia_rates
 from .io_grace import read_stokes_directory
-from .love_numbers import load_love_numbers
+from .love_numbers import LOVE_MODELS, load_love_numbers, love_data_path
 from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_degrees
 from .noise_model import calibrate_sigmas
 from .params import Settings, resolve
@@ -47,7 +47,8 @@ from .synthesis import stokes_to_ewh_grid
 from .synthetic import ensure_synthetic_data_dir
 
 __all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia_rates", "SOURCES",
-           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "dropped_months", "MIN_CALIBRATION_MONTHS", "needs_priors"]
+           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "dropped_months", "MIN_CALIBRATION_MONTHS", "needs_priors",
+           "PRIOR_INPUTS"]
 
 #: GRACE sources -> manifest entry of their Level-2 files.
 SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
@@ -57,6 +58,10 @@ GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
 
 #: Further manifest datasets a solve may read (GIA, priors), checked by :func:`hma_mascon.datadir.verify_inputs`.
 CHECKED_INPUTS = (*GIA_MODELS, "rgi6_glacier_area", "shean2020_mass_balance", "hugonnet2021_regional")
+
+#: Gridded priors and soil moisture: checked (and recorded) when the data directory holds them and
+#: :func:`prepare` reads them (:func:`hma_mascon.priors.load_priors` uses a gridded product when present).
+PRIOR_INPUTS = ("glacier_prior_grid", "lake_storage", "hydrology_model")
 
 #: A window shorter than this calibrates the coefficient sigmas on the whole record of its source.
 MIN_CALIBRATION_MONTHS = 24
@@ -290,6 +295,8 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
 
     love = load_love_numbers(nmax)
     provenance["love_numbers"] = str(love.attrs.get("source", ""))
+    model = str(love.attrs.get("model", "han_wahr"))  # a package file: keyed by its path in the package
+    provenance["input_sha256"][f"gravity_toolkit/data/{LOVE_MODELS[model][0]}"] = file_sha256(love_data_path(model))
     if grid is None:
         grid = mascon_grid(settings["box"], settings["mascon_step_deg"], settings["mascon_buffer_deg"])
     prior_set, probe = None, None
@@ -311,6 +318,11 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
             provenance["soil_moisture"] = str(dataset_path("soil_moisture", data_dir).name)
         else:
             provenance["soil_moisture"] = "absent from the data directory: not removed"
+    read = [*(PRIOR_INPUTS if prior_set is not None else ()), *(("soil_moisture",) if sm is not None else ())]
+    read = [name for name in read if dataset_exists(name, data_dir)]
+    if read:  # every input with its checksum (the output's provenance_input_sha256)
+        provenance["input_sha256"].update(verify_inputs([], data_dir, datasets=read,
+                                                        allow_modified=allow_modified_inputs))
     return PreparedInputs(stokes=ds, love=love, grid=grid, priors=prior_set, gia=rates, soil_moisture=sm,
                           trend_probe=probe, synthetic=synthetic, data_dir=data_dir, settings=settings,
                           provenance=provenance)

@@ -1,21 +1,40 @@
-"""CF-1.8 netCDF output of a mascon solution, laid out like the JPL and CSR mascon products.
+"""CF-1.8 netCDF output of a mascon solution, laid out like the JPL and CSR RL06 mascon products.
 
-The file holds ``lwe_thickness(time, lat, lon)`` in **cm** (CF standard name ``lwe_thickness``,
-the name the JPL RL06 and CSR RL06 mascon grids use), ``time`` with CF units, ``lat``/``lon`` with
-cell bounds, ``cell_area`` [m2] so that a reader forms Gt sums,
+Users script against the JPL (Watkins et al. 2015) and CSR (Save et al. 2016) mascon grids, so the
+file uses their names and units where they have one:
+
+=================================  ==================  ==================================================
+variable                           units               content
+=================================  ==================  ==================================================
+``lwe_thickness``                  cm                  mascon EWH (time, lat, lon), ``_FillValue`` -99999
+``uncertainty``                    cm                  1-sigma error of each cell and month, ``_FillValue``
+                                                       -99999
+``time``, ``time_bounds``          days since 2002-01  mid-epoch and data span ``[start, end)`` of a month
+``lat_bounds``, ``lon_bounds``     degrees             cell edges (CF ``bounds`` of ``lat`` / ``lon``)
+``cell_area``                      m2                  the S_j of the design matrix (CF ``cell_area``)
+``glacier_area``                   m2                  RGI 6.0 glacier area per cell, and its fraction
+``land_mask``                      1                   1 land, 0 sea (:func:`hma_mascon.product.land_mask`)
+``alpha_*``, ``variance_factor*``  1                   per month: alpha, variance factor sigma0^2 and
+                                                       t(alpha) of both steps (§8, §9)
+=================================  ==================  ==================================================
+
+plus the per-cell trend and its 95 % error (cm/yr, §10.2) and optionally the glacier signal
+(METHODS.md §10.1). A reader forms Gt sums from the file alone,
 
 .. math::
 
-    M(t)\\,[\\mathrm{Gt}] = \\sum_j 10^{-2}\\,h_j(t)\\,[\\mathrm{cm}]\\;\\rho_w\\,S_j / 10^{12},
+    M(t)\\,[\\mathrm{Gt}] = \\sum_j w_j\\,10^{-2}\\,h_j(t)\\,[\\mathrm{cm}]\\;\\rho_w\\,S_j / 10^{12},
 
-the per-cell trend and its 95 % error (cm/yr), optionally the glacier signal (METHODS.md §10.1),
-and the per-month diagnostics of both steps of the two-step estimator (§9): regularization
-parameters, variance factors and degrees of freedom. Parameters and input provenance go into
-global attributes (netCDF attributes cannot hold dicts, so they are flattened to
-``param_<name>`` / ``provenance_<name>`` scalars or strings).
+with w_j a 0/1 mask (``land_mask``, ``glacier_area > 0``, ``is_buffer == 0``) or region area
+fractions. Global attributes name the preset and every parameter (``param_<name>``; netCDF
+attributes cannot hold dicts, so they are flattened) and the provenance (``provenance_<name>``),
+with the SHA-256 of every input file in ``provenance_input_sha256`` (JSON, keyed by the path
+relative to the data directory, or to its package for shipped files).
 
-xarray and netCDF4 do the writing and the CF time encoding; this module only decides the names,
-units and attributes. Inside the package EWH is in metres (CONTRIBUTING.md); the conversion to
+xarray and netCDF4 do the writing and the CF time encoding; this module decides the names,
+units, fill values and attributes, and :mod:`hma_mascon.product` the fields the products add
+to a solve (bounds, glacier area, land mask) and the rules behind them (fill value, which CF
+standard names exist). Inside the package EWH is in metres (CONTRIBUTING.md); the conversion to
 cm happens here and nowhere else.
 
 References
@@ -23,6 +42,8 @@ References
 Eaton, B. et al. (2020). NetCDF Climate and Forecast (CF) Metadata Conventions, version 1.8.
 Watkins, M. M. et al. (2015). Improved methods for observing Earth's time variable mass
 distribution with GRACE using spherical cap mascons. JGR Solid Earth 120, 2648-2671.
+Save, H., Bettadpur, S., Tapley, B. D. (2016). High-resolution CSR GRACE RL05 mascons.
+JGR Solid Earth 121, 7547-7569.
 """
 
 from __future__ import annotations
@@ -38,6 +59,7 @@ import xarray as xr
 
 from . import __version__
 from .constants import RHO_WATER
+from .product import BOUNDS_VARIABLES, FILL_VALUE, STANDARD_NAME_VOCABULARY, cell_bounds, layout_variables
 from .safeio import atomic_path, deferred_interrupt, exclusive_lock
 
 __all__ = [
@@ -48,38 +70,17 @@ __all__ = [
     "cell_bounds",
     "git_commit",
     "TIME_UNITS",
+    "FILL_VALUE",
+    "RENAMED_VARIABLES",
 ]
 
 #: CF time units of the output files.
 TIME_UNITS = "days since 2002-01-01 00:00:00"
 
+#: Variables of older solution files and their current names (:func:`read_solution` renames them).
+RENAMED_VARIABLES = {"lwe_thickness_error": "uncertainty", "lat_bnds": "lat_bounds", "lon_bnds": "lon_bounds"}
+
 _M_TO_CM = 100.0
-
-
-def cell_bounds(centres, name: str = "coordinate") -> np.ndarray:
-    """Cell bounds ``(n, 2)`` of a regular grid of cell centres (half a spacing either side).
-
-    Parameters
-    ----------
-    centres : array_like, shape (n,)
-        Ascending, equally spaced centres [deg].
-    name : str
-        Used in the error message.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n, 2)
-    """
-    c = np.asarray(centres, dtype=float)
-    if c.ndim != 1 or c.size < 1:
-        raise ValueError(f"{name}: expected a 1-D array of cell centres, got shape {c.shape}")
-    if c.size == 1:
-        raise ValueError(f"{name}: cannot infer the cell size from a single centre")
-    d = np.diff(c)
-    if np.any(d <= 0) or not np.allclose(d, d[0], rtol=1e-6, atol=1e-9):
-        raise ValueError(f"{name}: cell centres must be ascending and equally spaced")
-    h = d[0] / 2.0
-    return np.stack([c - h, c + h], axis=1)
 
 
 def git_commit(path=None) -> str:
@@ -159,11 +160,15 @@ def solution_to_dataset(
     degrees_of_freedom_preliminary=None,
     month=None,
     decimal_year=None,
+    time_bounds=None,
+    glacier_area=None,
+    land_mask=None,
+    input_sha256: Mapping | None = None,
     parameters: Mapping | None = None,
     provenance: Mapping | None = None,
     title: str = "hma-mascon point-mass mascon solution over High Mountain Asia",
 ) -> xr.Dataset:
-    """Assemble the CF-1.8 output Dataset of a mascon solution (EWH in cm).
+    """Assemble the CF-1.8 output Dataset of a mascon solution (EWH in cm), JPL/CSR layout.
 
     Parameters
     ----------
@@ -176,8 +181,9 @@ def solution_to_dataset(
     cell_area : array_like, shape (lat, lon) or (cell,)
         Cell areas S_j [m2], the same as used in the design matrix (METHODS.md §3).
     ewh_error : array_like, optional
-        1-sigma error of each cell and month [m], same shape as ``ewh`` (the pipeline writes the
-        estimator's ``stated_error``: formal covariance plus the regularization-bias term).
+        1-sigma error of each cell and month [m], same shape as ``ewh``, written as ``uncertainty``
+        (the JPL/CSR name; the pipeline writes the estimator's ``stated_error``: formal
+        covariance plus the regularization-bias term).
     trend, trend_error : array_like, optional
         Linear trend [m/yr] and its 95 % error [m/yr] per cell (§10.2).
     glacier : array_like, optional
@@ -190,176 +196,138 @@ def solution_to_dataset(
     month : array_like of str, optional
         GRACE month labels ``"YYYY-MM"``.
     decimal_year : array_like of float, optional
+    time_bounds : array_like of datetime64, shape (time, 2), optional
+        Data span ``[start, end)`` of each month (:func:`hma_mascon.product.time_bounds_of`).
+    glacier_area : array_like, shape (lat, lon) or (cell,), optional
+        Glacier area of each cell [m2] (RGI 6.0); written with ``glacier_area_fraction``.
+    land_mask : array_like of 0/1, shape (lat, lon) or (cell,), optional
+        1 land, 0 sea (:func:`hma_mascon.product.land_mask`).
+    input_sha256 : mapping, optional
+        SHA-256 of further input files (path -> digest), merged into ``provenance["input_sha256"]``.
     parameters : mapping, optional
-        Estimator hyper-parameters; stored as global attributes ``param_<name>``.
+        The preset and every hyper-parameter; stored as global attributes ``param_<name>``.
     provenance : mapping, optional
-        Input files, substitutes, data directory... stored as ``provenance_<name>``.
+        Input files, substitutes, data directory... stored as ``provenance_<name>``;
+        ``input_sha256`` (path -> digest) as JSON.
     title : str
 
     Returns
     -------
     xarray.Dataset
-        CF-1.8 dataset; see the module docstring for the variables.
+        CF-1.8 dataset; see the module docstring for the variables. Fill values are set when
+        writing (:func:`write_solution`); in memory a missing value is NaN.
     """
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     time = np.asarray(time).astype("datetime64[ns]")
     shape = (lat.size, lon.size)
     nt = time.size
-    lat_b = cell_bounds(lat, "lat")
-    lon_b = cell_bounds(lon, "lon")
+    area = _grid_field(cell_area, shape, "cell_area")
+    measures = {"cell_measures": "area: cell_area"}
 
     data_vars = {}
-    data_vars["lwe_thickness"] = (
-        ("time", "lat", "lon"),
-        _series_field(ewh, nt, shape, "ewh", _M_TO_CM),
-        {
-            "standard_name": "lwe_thickness",
-            "long_name": "liquid water equivalent thickness anomaly",
-            "units": "cm",
-            "cell_methods": "area: mean time: mean",
-            "cell_measures": "area: cell_area",
-            "comment": "point-mass mascon EWH; anomaly about the reference period",
-        },
-    )
-    data_vars["cell_area"] = (
-        ("lat", "lon"),
-        _grid_field(cell_area, shape, "cell_area"),
-        {
-            "standard_name": "cell_area",
-            "long_name": "area of the mascon cell (the S_j of the design matrix)",
-            "units": "m2",
-            "comment": f"mass [Gt] = sum(lwe_thickness/100 * {RHO_WATER:g} * cell_area) / 1e12",
-        },
-    )
-    data_vars["lat_bnds"] = (("lat", "nv"), lat_b, {})
-    data_vars["lon_bnds"] = (("lon", "nv"), lon_b, {})
+    data_vars["lwe_thickness"] = (("time", "lat", "lon"), _series_field(ewh, nt, shape, "ewh", _M_TO_CM), {
+        "long_name": "liquid water equivalent thickness anomaly", "units": "cm",
+        "cell_methods": "area: mean time: mean", **measures,
+        **({"ancillary_variables": "uncertainty"} if ewh_error is not None else {}),
+        "comment": "point-mass mascon EWH, anomaly about the reference period; no standard_name: the CF "
+                   "standard-name table defines none for the lwe thickness of a total mass anomaly"})
+    data_vars["cell_area"] = (("lat", "lon"), area, {
+        "standard_name": "cell_area", "long_name": "area of the mascon cell (the S_j of the design matrix)",
+        "units": "m2", "comment": f"mass [Gt] = sum(lwe_thickness/100 * {RHO_WATER:g} * cell_area) / 1e12"})
+    data_vars.update(layout_variables(lat, lon, time, area, time_bounds=time_bounds, glacier_area=glacier_area,
+                                      land_mask=land_mask))
     if ewh_error is not None:
-        data_vars["lwe_thickness_error"] = (
-            ("time", "lat", "lon"),
-            _series_field(ewh_error, nt, shape, "ewh_error", _M_TO_CM),
-            {
-                "long_name": "1-sigma error of lwe_thickness (formal covariance + regularization bias)",
-                "units": "cm",
-                "cell_measures": "area: cell_area",
-            },
-        )
+        data_vars["uncertainty"] = (("time", "lat", "lon"), _series_field(ewh_error, nt, shape, "ewh_error", _M_TO_CM),
+                                    {"long_name": "1-sigma uncertainty of lwe_thickness (formal covariance + "
+                                                  "regularization bias)", "units": "cm", **measures})
     if glacier is not None:
         data_vars["glacier_lwe_thickness"] = (
-            ("time", "lat", "lon"),
-            _series_field(glacier, nt, shape, "glacier", _M_TO_CM),
-            {
-                "standard_name": "lwe_thickness",
-                "long_name": "glacier signal: mascon EWH minus soil moisture minus GIA (METHODS.md 10.1)",
-                "units": "cm",
-                "cell_measures": "area: cell_area",
-            },
-        )
+            ("time", "lat", "lon"), _series_field(glacier, nt, shape, "glacier", _M_TO_CM),
+            {"long_name": "glacier signal: mascon EWH minus soil moisture minus GIA (METHODS.md 10.1)",
+             "units": "cm", **measures})
     if trend is not None:
-        data_vars["lwe_thickness_trend"] = (
-            ("lat", "lon"),
-            _grid_field(trend, shape, "trend", _M_TO_CM),
-            {
-                "standard_name": "tendency_of_lwe_thickness",
-                "long_name": "linear trend of lwe_thickness (six-term fit, METHODS.md 10.2)",
-                "units": "cm yr-1",
-                "cell_measures": "area: cell_area",
-                "ancillary_variables": "lwe_thickness_trend_error" if trend_error is not None else "",
-            },
-        )
+        data_vars["lwe_thickness_trend"] = (("lat", "lon"), _grid_field(trend, shape, "trend", _M_TO_CM), {
+            "long_name": "linear trend of lwe_thickness (six-term fit, METHODS.md 10.2)", "units": "cm yr-1",
+            **measures, **({"ancillary_variables": "lwe_thickness_trend_error"} if trend_error is not None else {})})
     if trend_error is not None:
         data_vars["lwe_thickness_trend_error"] = (
-            ("lat", "lon"),
-            _grid_field(trend_error, shape, "trend_error", _M_TO_CM),
-            {
-                "long_name": "95 % error of the linear trend of lwe_thickness",
-                "units": "cm yr-1",
-                "cell_measures": "area: cell_area",
-            },
-        )
+            ("lat", "lon"), _grid_field(trend_error, shape, "trend_error", _M_TO_CM),
+            {"long_name": "95 % error of the linear trend of lwe_thickness", "units": "cm yr-1", **measures})
     diag = {
-        "alpha_preliminary": (alpha_preliminary, "regularization parameter alpha of the preliminary solve", "1"),
-        "alpha_refined": (alpha_refined, "regularization parameter alpha of the refined solve", "1"),
-        "variance_factor": (variance_factor, "a-posteriori variance factor sigma0^2 of the refined solve", "1"),
-        "degrees_of_freedom": (
-            degrees_of_freedom,
-            "effective number of signal parameters t(alpha) of the refined solve",
-            "1",
-        ),
-        "variance_factor_preliminary": (
-            variance_factor_preliminary,
-            "a-posteriori variance factor sigma0^2 of the preliminary solve",
-            "1",
-        ),
-        "degrees_of_freedom_preliminary": (
-            degrees_of_freedom_preliminary,
-            "effective number of signal parameters t(alpha) of the preliminary solve",
-            "1",
-        ),
+        "alpha_preliminary": (alpha_preliminary, "regularization parameter alpha of the preliminary solve"),
+        "alpha_refined": (alpha_refined, "regularization parameter alpha of the refined solve"),
+        "variance_factor": (variance_factor, "a-posteriori variance factor sigma0^2 of the refined solve"),
+        "degrees_of_freedom": (degrees_of_freedom, "effective number of signal parameters t(alpha) of the refined "
+                                                   "solve"),
+        "variance_factor_preliminary": (variance_factor_preliminary,
+                                        "a-posteriori variance factor sigma0^2 of the preliminary solve"),
+        "degrees_of_freedom_preliminary": (degrees_of_freedom_preliminary,
+                                           "effective number of signal parameters t(alpha) of the preliminary solve"),
     }
-    for name, (values, long_name, units) in diag.items():
+    for name, (values, long_name) in diag.items():
         if values is not None:
-            data_vars[name] = (("time",), _per_time(values, nt, name), {"long_name": long_name, "units": units})
+            data_vars[name] = (("time",), _per_time(values, nt, name), {"long_name": long_name, "units": "1"})
 
     coords = {
-        "time": ("time", time, {"standard_name": "time", "long_name": "mid-epoch of the solution", "axis": "T"}),
-        "lat": (
-            "lat",
-            lat,
-            {
-                "standard_name": "latitude",
-                "long_name": "geodetic latitude of the cell centre",
-                "units": "degrees_north",
-                "axis": "Y",
-                "bounds": "lat_bnds",
-            },
-        ),
-        "lon": (
-            "lon",
-            lon,
-            {
-                "standard_name": "longitude",
-                "long_name": "longitude of the cell centre",
-                "units": "degrees_east",
-                "axis": "X",
-                "bounds": "lon_bnds",
-            },
-        ),
+        "time": ("time", time, {"standard_name": "time", "long_name": "mid-epoch of the solution", "axis": "T",
+                                **({"bounds": "time_bounds"} if "time_bounds" in data_vars else {})}),
+        "lat": ("lat", lat, {"standard_name": "latitude", "long_name": "geodetic latitude of the cell centre",
+                             "units": "degrees_north", "axis": "Y", "bounds": "lat_bounds"}),
+        "lon": ("lon", lon, {"standard_name": "longitude", "long_name": "longitude of the cell centre",
+                             "units": "degrees_east", "axis": "X", "bounds": "lon_bounds"}),
     }
     if month is not None:
         coords["month"] = ("time", np.asarray(month).astype(str), {"long_name": "GRACE month label YYYY-MM"})
     if decimal_year is not None:
-        coords["decimal_year"] = (
-            "time",
-            _per_time(decimal_year, nt, "decimal_year"),
-            {"long_name": "decimal year of the mid-epoch", "units": "1"},
-        )
+        coords["decimal_year"] = ("time", _per_time(decimal_year, nt, "decimal_year"),
+                                  {"long_name": "decimal year of the mid-epoch", "units": "1"})
 
     attrs = {
         "Conventions": "CF-1.8",
+        "standard_name_vocabulary": STANDARD_NAME_VOCABULARY,
         "title": title,
         "institution": "hma-mascon (reproduction of Wang, Shen, Chen & Wang 2024, IEEE JSTARS)",
         "source": "GRACE/GRACE-FO Level-2 Stokes coefficients -> point-mass mascon inversion",
         "references": (
             "Wang, Shen, Chen, Wang (2024) High-Spatial Resolution Mascon Solution Over High Mountain Asia "
-            "Constrained by Multisource Prior Information, IEEE JSTARS"
+            "Constrained by Multisource Prior Information, IEEE JSTARS; layout after the JPL RL06 mascons "
+            "(Watkins et al. 2015, JGR 120) and the CSR RL06 mascons (Save et al. 2016, JGR 121)"
         ),
         "history": f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} created by hma-mascon "
         f"{__version__}",
         "hma_mascon_version": __version__,
         "git_commit": git_commit(),
+        "geospatial_lat_min": float(data_vars["lat_bounds"][1].min()),
+        "geospatial_lat_max": float(data_vars["lat_bounds"][1].max()),
+        "geospatial_lon_min": float(data_vars["lon_bounds"][1].min()),
+        "geospatial_lon_max": float(data_vars["lon_bounds"][1].max()),
     }
+    if "time_bounds" in data_vars and nt:
+        tb = data_vars["time_bounds"][1]
+        attrs["time_coverage_start"] = str(np.datetime_as_string(tb[:, 0].min(), unit="s")) + "Z"
+        attrs["time_coverage_end"] = str(np.datetime_as_string(tb[:, 1].max(), unit="s")) + "Z"
     for key, value in (parameters or {}).items():
         attrs[f"param_{key}"] = _attr_value(value)
-    for key, value in (provenance or {}).items():
+    provenance = dict(provenance or {})
+    if input_sha256:
+        provenance["input_sha256"] = {**dict(provenance.get("input_sha256") or {}), **dict(input_sha256)}
+    if "input_sha256" in provenance:  # one attribute, JSON of path -> digest
+        provenance["input_sha256"] = json.dumps(dict(provenance["input_sha256"]))
+    for key, value in provenance.items():
         attrs[f"provenance_{key}"] = _attr_value(value)
-
     ds = xr.Dataset(data_vars=data_vars, coords=coords, attrs=attrs)
+    ds["time"].encoding = {"units": TIME_UNITS, "calendar": "standard"}  # time_bounds follows on any to_netcdf
     return ds
 
 
 def write_solution(ds: xr.Dataset, path, *, lock_timeout: float = 0.0) -> Path:
     """Write a solution Dataset to a CF-1.8 netCDF-4 file (compressed) and return its path.
+
+    Float variables are stored with ``_FillValue`` = :data:`FILL_VALUE` (-99999, as in the JPL
+    and CSR mascon grids), so NaN in memory is -99999 on disk and NaN again after
+    ``xarray.open_dataset`` (or a masked value in netCDF4); bounds, coordinates and ``time``
+    have no fill value.
 
     The file is written to a temporary file beside ``path`` and renamed into place only when
     complete (:func:`hma_mascon.safeio.atomic_path`), under an exclusive lock on ``path``
@@ -393,9 +361,14 @@ def write_solution(ds: xr.Dataset, path, *, lock_timeout: float = 0.0) -> Path:
         raise ValueError(f"{path}: is a directory; give the output netCDF file name (e.g. {path / 'solution.nc'})")
     encoding = {}
     for name, var in ds.data_vars.items():
-        if var.dtype.kind == "f":
-            encoding[name] = {"zlib": True, "complevel": 4, "_FillValue": np.nan if name not in ("lat_bnds", "lon_bnds") else None}
-    encoding["time"] = {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64"}
+        if var.dtype.kind == "f":  # NaN -> the products' -99999; bounds carry no fill value (CF 7.1)
+            encoding[name] = {"zlib": True, "complevel": 4,
+                              "_FillValue": None if name in BOUNDS_VARIABLES else FILL_VALUE}
+    encoding["time"] = {"units": TIME_UNITS, "calendar": "standard", "dtype": "float64", "_FillValue": None}
+    if "time_bounds" in ds:  # units and calendar are those of time; no 'coordinates' on a bounds variable
+        encoding["time_bounds"] = dict(encoding["time"])
+        ds = ds.copy(deep=False)
+        ds["time_bounds"].encoding = {**ds["time_bounds"].encoding, "coordinates": None}
     for name in ("lat", "lon", "decimal_year"):
         if name in ds.coords:
             encoding[name] = {"_FillValue": None}
@@ -411,6 +384,10 @@ solution_to_netcdf = write_solution
 
 def read_solution(path) -> xr.Dataset:
     """Read a solution file written by :func:`write_solution` (loaded into memory).
+
+    Files of older versions keep working: their variables are renamed to the current ones
+    (:data:`RENAMED_VARIABLES`, e.g. ``lwe_thickness_error`` -> ``uncertainty``) and the bounds
+    dimension ``nv`` becomes ``bounds``.
 
     Raises
     ------
@@ -429,4 +406,12 @@ def read_solution(path) -> xr.Dataset:
         raise ValueError(f"{path}: not a readable netCDF file ({exc})") from exc
     if "lwe_thickness" not in ds or ds["lwe_thickness"].dims != ("time", "lat", "lon"):
         raise ValueError(f"{path}: not a hma-mascon solution file (no lwe_thickness(time, lat, lon))")
+    old = {k: v for k, v in RENAMED_VARIABLES.items() if k in ds.variables and v not in ds.variables}
+    if old:
+        ds = ds.rename(old)
+        for name in ("lat", "lon"):
+            if ds[name].attrs.get("bounds") in old:
+                ds[name].attrs["bounds"] = old[ds[name].attrs["bounds"]]
+    if "nv" in ds.dims and "bounds" not in ds.dims:
+        ds = ds.rename_dims(nv="bounds")
     return ds

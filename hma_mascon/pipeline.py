@@ -5,8 +5,9 @@
 reference-period mean (:mod:`stokes`), load the Love numbers and the priors, fit the two-step
 estimator (:mod:`estimator`), form the glacier signal (soil moisture and GIA removed, §10.1,
 :mod:`glacier`), fit trends with their 95 % errors (§10.2, :mod:`timeseries`), and assemble the
-CF output (:mod:`output`). Nothing here computes physics; it only decides the order, records the
-provenance (files, substitutes, data directory) and degrades gracefully where the offline data
+CF output in the JPL/CSR mascon layout (:mod:`output`, :mod:`product`). Nothing here computes
+physics; it only decides the order, records the provenance (files, substitutes, data directory,
+checksums) and degrades gracefully where the offline data
 directory lacks a product (e.g. no soil-moisture grid: the glacier signal then removes GIA only,
 and the output says so).
 
@@ -28,6 +29,7 @@ from .estimator import PointMassMascon
 from .glacier import glacier_signal, regional_trend_bias_sd
 from .inputs import prepare
 from .output import solution_to_dataset, write_solution
+from .product import product_fields
 from .params import ParameterError, add_arguments, resolve, settings_from_args
 from .regions import area_fraction_weights, load_regions, regions_in_grid
 from .safeio import AtomicWriteError, check_writable, exclusive_lock
@@ -155,6 +157,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
         variance_factor=res.refined.sigma0sq, degrees_of_freedom=res.refined.dof,
         variance_factor_preliminary=res.preliminary.sigma0sq, degrees_of_freedom_preliminary=res.preliminary.dof,
         month=est.month_, decimal_year=t, parameters={"preset": settings.preset, **settings}, provenance=provenance,
+        **product_fields(inputs, est.time_),  # JPL/CSR layout: time bounds, glacier area, land mask
     )
     if glacier_x is not None:
         gtrend, gerr, _ = trend_with_error(t, glacier_x, gia_trends=gia_trends, ar1=settings["trend_ar1"])

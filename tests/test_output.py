@@ -94,7 +94,8 @@ def test_cf_sanity(tmp_path):
         for attr in ("title", "history", "institution", "source", "references"):
             assert nc.getncattr(attr)
         v = nc["lwe_thickness"]
-        assert v.standard_name == "lwe_thickness"
+        # the CF table has no "lwe_thickness" (only lwe_thickness_of_..._amount): no standard name claimed
+        assert "standard_name" not in v.ncattrs() and v.long_name
         assert v.dimensions == ("time", "lat", "lon")
         # every data variable with units has parseable units; EWH in a length, trend in length/time
         assert _parse_units(v.units) == {"m": 1}
@@ -118,8 +119,8 @@ def test_cf_sanity(tmp_path):
         assert nc["lwe_thickness"].cell_measures == "area: cell_area"
         # the cell areas tile the box: sum equals the spherical zone area computed from the bounds
         R = 6371008.8
-        latb = nc["lat_bnds"][:]
-        lonb = nc["lon_bnds"][:]
+        latb = nc["lat_bounds"][:]
+        lonb = nc["lon_bounds"][:]
         box = R**2 * np.deg2rad(lonb[-1, 1] - lonb[0, 0]) * (
             np.sin(np.deg2rad(latb[-1, 1])) - np.sin(np.deg2rad(latb[0, 0]))
         )
@@ -143,3 +144,23 @@ def test_errors_name_the_problem(tmp_path):
         read_solution(junk)
     with pytest.raises(FileNotFoundError, match="missing.nc"):
         read_solution(tmp_path / "missing.nc")
+
+
+def test_old_files_keep_working(tmp_path):
+    """A file of an earlier version (error as lwe_thickness_error, bounds lat_bnds/lon_bnds on nv, NaN
+    fill) reads with the current names."""
+    p = _problem()
+    p.pop("rng")
+    ds = solution_to_dataset(**p, ewh_error=np.abs(p["ewh"]))
+    old = ds.rename({"uncertainty": "lwe_thickness_error", "lat_bounds": "lat_bnds", "lon_bounds": "lon_bnds"})
+    old = old.rename_dims(bounds="nv")
+    old["lat"].attrs["bounds"], old["lon"].attrs["bounds"] = "lat_bnds", "lon_bnds"
+    old.to_netcdf(tmp_path / "old.nc")
+    back = read_solution(tmp_path / "old.nc")
+    assert "uncertainty" in back and "lwe_thickness_error" not in back
+    np.testing.assert_allclose(back["uncertainty"].values, ds["uncertainty"].values, equal_nan=True)
+    assert back["lat"].attrs["bounds"] == "lat_bounds" and back["lat_bounds"].dims == ("lat", "bounds")
+    assert np.isnan(back["lwe_thickness"].values[3]).all()
+    # a current file is read as written
+    new = read_solution(write_solution(ds, tmp_path / "new.nc"))
+    assert set(new.data_vars) == set(ds.data_vars)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hma_mascon.cli import main as cli_main
-from hma_mascon.output import read_solution
+from hma_mascon.output import read_solution, write_solution
 from hma_mascon.pipeline import run_solution
 
 BOX = (82.0, 90.0, 29.0, 35.0)
@@ -34,7 +34,7 @@ def test_solution_contents_and_provenance(solution, synthetic_dir):
     assert ds["lwe_thickness"].attrs["units"] == "cm"
     assert np.all(np.isfinite(ds["lwe_thickness"].values))
     assert np.all(ds["alpha_preliminary"].values > 0) and np.all(ds["alpha_refined"].values > 0)
-    assert np.all(ds["lwe_thickness_error"].values > 0)
+    assert np.all(ds["uncertainty"].values > 0)
     # provenance: data dir, one file per month, low degrees, priors, GIA models
     assert ds.attrs["provenance_data_dir"] == str(synthetic_dir)
     assert ds.attrs["provenance_grace_files"].count("GSM-2_") == nt
@@ -97,6 +97,58 @@ def test_damping_probe_of_the_glacier_prior(solution):
     assert "alpha_floored_refined" in ds and ds.attrs["provenance_alpha_floored_refined"].endswith(
         f"of {ds.sizes['time']} months")
 
+
+def test_the_product_round_trips_and_passes_the_cf_check(solution, synthetic_dir, tmp_path, cf_check):
+    """The written file, opened with plain xarray, gives the package's regional sums (Gt) from its own
+    fields: sum_j w_Rj * lwe_thickness/100 * rho_w * cell_area / 1e12 over the non-buffer cells; it
+    carries the JPL/CSR layout and passes the CF-1.8 check."""
+    import json
+
+    import shapely
+    import xarray as xr
+
+    from hma_mascon.geometry import grid_of_solution
+    from hma_mascon.params import PARAMETERS
+    from hma_mascon.regions import area_fraction_weights, load_regions, regional_mass
+    from hma_mascon.reproduction.context import cell_values, glacier_area_cells
+
+    path = write_solution(solution, tmp_path / "sol.nc")
+    assert cf_check(path) == []
+    with xr.open_dataset(path) as f:
+        f = f.load()
+    # the HiMAP regions cut to the test box (none lies wholly inside it) and the package's Gt sums
+    grid = grid_of_solution(solution)
+    regions = load_regions(synthetic_dir)
+    regions["geometry"] = regions.geometry.intersection(shapely.box(BOX[0], BOX[2], BOX[1], BOX[3]))
+    deg2 = shapely.area(np.asarray(regions.geometry.values))  # lon/lat degrees squared
+    regions = regions[deg2 > 0.5].reset_index(drop=True)  # at least two cells' worth
+    weights = area_fraction_weights(regions, grid)
+    ours = regional_mass(cell_values(solution, "lwe_thickness"), weights, grid)
+    # the same sums from the file alone (the region weights are the only outside input)
+    w = weights.values.reshape(-1, f.sizes["lat"], f.sizes["lon"]) * (f["is_buffer"].values == 0)
+    from_file = np.einsum("tij,rij->tr", f["lwe_thickness"].values / 100 * 1000.0 * f["cell_area"].values, w) / 1e12
+    print(f"{from_file.shape[1]} regions, |M| up to {np.abs(from_file).max():.3f} Gt")
+    assert from_file.shape[1] >= 1
+    np.testing.assert_allclose(from_file, ours.values[:, :-1], rtol=1e-10, atol=1e-10 * np.abs(ours.values).max())
+    np.testing.assert_allclose(from_file.sum(axis=1), ours.sel(region="HMA").values, rtol=1e-10)
+    # the layout: cm, bounds, time spans around the mid-epochs, glacier area, land mask, per-month alpha
+    assert f["lwe_thickness"].attrs["units"] == f["uncertainty"].attrs["units"] == "cm"
+    tb = f["time_bounds"].values
+    assert np.all(tb[:, 0] <= f["time"].values) and np.all(f["time"].values < tb[:, 1])
+    assert np.all((tb[:, 1] - tb[:, 0]) < np.timedelta64(40, "D"))
+    np.testing.assert_allclose(f["glacier_area"].values.ravel(), 1e6 * glacier_area_cells(synthetic_dir, grid),
+                               rtol=1e-12)
+    assert f["land_mask"].values.all()  # the test box lies inland
+    assert f["alpha_refined"].dims == ("time",) and f["variance_factor"].dims == ("time",)
+    # every parameter and every input, with its SHA-256
+    sha = json.loads(f.attrs["provenance_input_sha256"])
+    for name in ("gldas_soil_moisture_0.5deg.nc", "aster_glacier_mass_0.5deg.nc", "lake_storage_0.5deg.nc",
+                 "wghm_tws_0.5deg.nc", "rgi6_glacier_area_0.5deg.nc", "asia_50m.geojson", "love_numbers", "TN-14"):
+        assert any(name in k for k in sha), (name, sorted(sha))
+    assert sum("GSM-2_" in k for k in sha) >= f.sizes["time"]
+    assert all(len(v) == 64 for v in sha.values())
+    assert f.attrs["param_preset"] == "default"
+    assert [name for name in PARAMETERS if f"param_{name}" not in f.attrs] == []
 
 def test_cli_solve_writes_cf_file(synthetic_dir, tmp_path):
     out = tmp_path / "sol.nc"
