@@ -163,10 +163,13 @@ def regional_trend_bias_sd(bias_factor, scale: float, weights, grid) -> xr.DataA
     Returns
     -------
     xarray.DataArray (region,)
-        Including the total ``HMA`` (its own functional, not a quadrature sum of the regions).
+        Names in the label coordinate ``region_name``; including the total ``HMA`` (its own
+        functional, not a quadrature sum of the regions).
     """
     G = regional_mass(np.asarray(bias_factor, float).T, weights, grid)  # (k, region), Gt per unit
     sd = float(scale) * np.sqrt(np.sum(np.asarray(G.values, float) ** 2, axis=0))
-    return xr.DataArray(sd, dims=("region",), coords={"region": G["region"].values}, name="glacier_trend_bias_sd",
+    # region names as an auxiliary (label) coordinate: CF coordinate variables must be numeric
+    return xr.DataArray(sd, dims=("region",), coords={"region_name": ("region", G["region"].values.astype(str))},
+                        name="glacier_trend_bias_sd",
                         attrs={"units": "Gt yr-1",
                                "long_name": "prior-expected sd of the regularization bias of the regional glacier trend"})

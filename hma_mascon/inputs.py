@@ -217,10 +217,13 @@ def gia_rates(data_dir, grid: MasconGrid, love, nmax: int = 96, provenance: dict
 def _priors(data_dir, grid, stokes, love, settings, provenance):
     period = (settings["prior_period_start"], settings["prior_period_end"])
     grace_ewh = None
-    kwargs = {}
-    if not dataset_exists("hydrology_model", data_dir):
+    hydrology = settings["prior_hydrology"]
+    if hydrology == "auto":
+        hydrology = "model" if dataset_exists("hydrology_model", data_dir) else "grace"
+    kwargs = {"hydrology": hydrology, "lake": settings["prior_lake"]}
+    if hydrology == "grace":
         grace_ewh = filtered_grace_ewh(stokes, grid, love)
-        kwargs = {"hydrology": "grace", "grace_ewh": grace_ewh, "grace_time": stokes["time"].values}
+        kwargs.update(grace_ewh=grace_ewh, grace_time=stokes["time"].values)
     priors = load_priors(data_dir, grid, period=period, **kwargs)
     for name, comp in priors.items():
         provenance[f"prior_{name}"] = comp.source

@@ -111,6 +111,12 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("prior_period_start", "month", "2002-01", "first month of the prior RMS and R_sv", "§7",
               stage="data"),
     Parameter("prior_period_end", "month", "2017-12", "last month of the prior RMS and R_sv", "§7", stage="data"),
+    Parameter("prior_lake", "choice", "auto", "lake prior: auto = the gridded lake product where the data directory "
+              "has one, none = no lake prior (the real mirror has none; a closed-loop scenario where lake growth "
+              "is in the truth and in no prior)", "§7", stage="data", choices=("auto", "grid", "none")),
+    Parameter("prior_hydrology", "choice", "auto", "hydrology prior: auto = the model where the data directory has "
+              "one, else the filtered GRACE field (the real-data substitute); model; grace; none", "§7",
+              stage="data", choices=("auto", "model", "grace", "none")),
     Parameter("coefficient_sigma", "choice", "auto",
               "coefficient errors behind P: auto = formal in a synthetic directory (its files carry the true "
               "noise), hybrid otherwise; empirical = RMS of six-term residuals; hybrid = empirical from "
@@ -188,7 +194,9 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "each eigensystem (none: off; deviation from METHODS.md)", "§8", minimum=1.0, maximum=1e12,
               nullable=True, presets={"paper": None}),
     Parameter("alpha_per", "choice", "month", "one alpha per month (METHODS.md) or the median of the monthly "
-              "choices for every month of an eigensystem (issue 11, suspect 3)", "§8", choices=("month", "system")),
+              "choices for every month of an eigensystem (issue 11, suspect 3; whole box, all months: in-situ r "
+              "0.32/-0.07/0.43 -> 0.32/-0.13/0.45, per-cell R^2 0.69 -> 0.66: not adopted)", "§8",
+              choices=("month", "system")),
     # ----------------------------------------------------------------- two-step (§9)
     Parameter("two_step", "bool", True, "preliminary + refined solves (false: the preliminary solution only)",
               "§9"),

@@ -29,8 +29,8 @@ from .estimator import PointMassMascon
 from .glacier import glacier_signal, regional_trend_bias_sd
 from .inputs import prepare
 from .output import solution_to_dataset, write_solution
-from .product import product_fields
 from .params import ParameterError, add_arguments, resolve, settings_from_args
+from .product import product_fields
 from .regions import area_fraction_weights, load_regions, regions_in_grid
 from .safeio import AtomicWriteError, check_writable, exclusive_lock
 from .timeseries import trend_with_error

@@ -480,7 +480,9 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
     if lake == "grid":
         out["lake"] = load_gridded_prior("lake_storage", data_dir, grid, "lake", period, nan)
     elif lake == "none":
-        out["lake"] = zero_component("lake", m, "no lake storage product offline: zero variance, the floor acts")
+        why = ("lake prior switched off (lake='none')" if dataset_exists("lake_storage", data_dir)
+               else "no lake storage product offline")
+        out["lake"] = zero_component("lake", m, f"{why}: zero variance, the floor acts")
     else:
         raise ValueError(f"lake must be 'auto', 'grid' or 'none', not {lake!r}")
     # hydrology

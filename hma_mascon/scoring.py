@@ -39,9 +39,10 @@ from .reproduction.comparisons import table2, table3
 from .reproduction.context import prepare, trend_map, truth_as_solution
 from .reproduction.trends import max_cell_trends, regional_trend_table
 from .safeio import atomic_write_text
-from .synthetic import ensure_synthetic_data_dir
+from .synthetic import ensure_synthetic_data_dir, load_truth
+from .timeseries import fit_harmonic_trend
 
-__all__ = ["score_solution", "cell_trend_skill", "box_total_trend"]
+__all__ = ["score_solution", "cell_trend_skill", "box_total_trend", "departure_table"]
 
 
 def cell_trend_skill(ours, truth) -> float:
@@ -167,6 +168,63 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
+def departure_table(sol, data_dir, component: str = "lake", near_deg: float = 1.0) -> pd.DataFrame:
+    """Where the truth's ``component`` trend goes in ``sol`` (issue 11, suspect 8: priors that are wrong).
+
+    A scenario solves with a prior that does not carry the component (e.g. ``prior_lake=none``: lake
+    growth in the truth, no lake prior, as on the real data). The per-cell trend error
+    E = ours - truth of the total field (``lwe_thickness``, Gt/yr per cell) is summed over:
+
+    * the cells S where the component changes (|trend| above 1 % of its largest): ``recovered`` =
+      1 + Σ_S E / Σ_S T_c is the share of the component's trend that stays where it happened;
+    * the glacier cells within ``near_deg`` of S (not in S), the buffer ring, and everything else,
+      each as Gt/yr and as a share of Σ_S T_c (positive: the same sign as the component's trend).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``where``; columns ``Gt/yr`` and ``share of the component's trend``.
+    """
+    ctx = prepare(sol, data_dir)
+    truth = load_truth(data_dir)
+    if component not in truth:
+        raise KeyError(f"{data_dir}/truth/truth.nc has no component {component!r} (has {sorted(truth.data_vars)})")
+    tm = list(np.asarray(truth["month"].values).astype(str))
+    idx = [tm.index(m) for m in np.asarray(sol["month"].values).astype(str)]
+    comp = truth[component].isel(time=idx)
+    inner = np.asarray(sol["is_buffer"].values).ravel() == 0 if "is_buffer" in sol else np.ones(ctx.grid.size, bool)
+    tc = comp.reindex(lat=sol["lat"].values, lon=sol["lon"].values, method="nearest", tolerance=1e-6)
+    t = np.asarray(sol["decimal_year"].values, float)
+    x = np.asarray(tc.transpose("time", "lat", "lon").values, float).reshape(t.size, -1) / 100.0
+    area = np.asarray(sol["cell_area"].values, float).ravel()
+    gt = area * 1e3 / 1e12  # m/yr -> Gt/yr
+    Tc = np.zeros(area.size)
+    ok = np.isfinite(x).all(axis=0)
+    Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
+    tsol = truth_as_solution(data_dir, sol)
+    E = (trend_map(sol, "lwe_thickness") - trend_map(tsol, "lwe_thickness")) * gt
+    E[~inner] = trend_map(sol, "lwe_thickness")[~inner] * gt[~inner]  # no truth in the ring: all of it is error
+    S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max()) if np.any(Tc) else np.zeros(area.size, bool)
+    total = float(Tc[S].sum())
+    lat, lon = np.asarray(ctx.grid.lat, float), np.asarray(ctx.grid.lon, float)
+    near = np.zeros(area.size, bool)
+    for j in np.flatnonzero(S):
+        near |= (np.abs(lat - lat[j]) <= near_deg) & (np.abs(lon - lon[j]) <= near_deg)
+    near &= inner & ~S & (ctx.glacier_area_km2 > 0)
+    rest = inner & ~S & ~near
+    rows = {f"the component's trend in the truth ({int(S.sum())} cells)": total,
+            "error in those cells": float(E[S].sum()),
+            f"error in glacier cells within {near_deg:g} deg": float(E[near].sum()),
+            "estimate in the buffer ring": float(E[~inner].sum()),
+            "error in all other cells": float(E[rest].sum())}
+    df = pd.DataFrame({"Gt/yr": rows})
+    df["share of the component's trend"] = df["Gt/yr"] / total if total else np.nan
+    df.loc["recovered where it happened", :] = [total + float(E[S].sum()),
+                                                 1.0 + float(E[S].sum()) / total if total else np.nan]
+    df.index.name = "where"
+    return df
+
+
 def _cmd_score(args) -> int:
     data_dir = args.data_dir or ensure_synthetic_data_dir()
     if not (Path(data_dir) / "truth" / "truth.nc").is_file():
@@ -180,6 +238,9 @@ def _cmd_score(args) -> int:
         atomic_write_text(args.csv, table.to_csv())
     met = table["passed"].dropna()
     print(f"\n{int(met.sum())} of {met.size} targets met")
+    for comp in args.component or ():
+        print(f"\nwhere the truth's {comp} trend goes:")
+        print(departure_table(read_solution(args.solution), data_dir, comp).to_string(float_format="{:.3f}".format))
     return 0
 
 
@@ -191,4 +252,6 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("solution", help="netCDF file written by hma-mascon solve")
     p.add_argument("--data-dir", default=None, help="synthetic data directory (default: the embedded world)")
     p.add_argument("--csv", default=None, help="also write the table as CSV")
+    p.add_argument("--component", action="append", choices=("lake", "glacier", "hydrology"),
+                   help="also show where the truth's trend of this component goes (repeatable)")
     p.set_defaults(func=_cmd_score)

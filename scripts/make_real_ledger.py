@@ -26,6 +26,12 @@ def run_settings(sol) -> dict:
     months = [str(m) for m in sol["month"].values] if "month" in sol.coords else []
     meta = {
         "source": a.get("provenance_grace_source", ""),
+        "preset": a.get("param_preset", ""),
+        "prior": (f"correlated over {a.get('param_prior_correlation_km')} km ({a.get('param_prior_correlation_blocks')})"
+                  if str(a.get("param_prior_correlation_km", "none")) not in ("none", "None", "nan", "")
+                  else "diagonal"),
+        "kernel": a.get("param_kernel", ""),
+        "buffer [deg]": a.get("param_mascon_buffer_deg", ""),
         "months": f"{len(months)} ({months[0]}..{months[-1]})" if months else "",
         "month step": a.get("provenance_month_step", ""),
         "coefficient sigmas": a.get("provenance_coefficient_sigma", ""),

@@ -9,7 +9,7 @@ from hma_mascon.eigensystem import eigen_system, regularized_solve
 from hma_mascon.estimator import PointMassMascon
 from hma_mascon.kernels import remove_degree0
 from hma_mascon.params import ParameterError
-from hma_mascon.resolution import apply_resolution
+from hma_mascon.resolution import apply_resolution, trend_bias_factor, trend_prior_scale
 from hma_mascon.stokes import calendar_months
 from hma_mascon.timeseries import harmonic_design
 from hma_mascon.two_step import fit_six_term, preliminary_solve, refined_solve, two_step_solve
@@ -245,6 +245,81 @@ def test_trend_probe_predicts_the_trend_of_a_noise_free_two_step_solve():
     assert np.linalg.norm(res.trend_probe_recovered[0] - beta) > 1e-3 * np.linalg.norm(beta)
     with pytest.raises(ValueError, match="positive finite"):
         two_step_solve(A, Y, t, cal, r_pre, r_sv, alpha=-1.0)
+
+
+def test_trend_bias_covariance_equals_the_algebra_and_a_monte_carlo():
+    """The bias of the two-step trend is -(I - H_ref)(I - H_pre) beta; for beta ~ N(0, c² R_pre⁻¹)
+    its covariance c² M Mᵀ (trend_bias_factor) equals that product with dense algebra, for a
+    diagonal and a dense R_pre, and a Monte Carlo over beta agrees within sampling error."""
+    rng = np.random.default_rng(3)
+    n, m = 25, 40
+    A = rng.normal(size=(n, m))
+    r_sv = rng.uniform(1.0, 10.0, m)
+    N = A.T @ A
+    for r_pre in (rng.uniform(1.0, 10.0, m), np.diag(rng.uniform(1.0, 10.0, m)) + 0.2):
+        Rp = r_pre if r_pre.ndim == 2 else np.diag(r_pre)
+        pre, ref = eigen_system(A, r_pre), eigen_system(A, r_sv)
+        a_pre, a_ref = 0.7, 0.3
+        Hp = np.linalg.solve(N + a_pre * Rp, N)
+        Hr = np.linalg.solve(N + a_ref * np.diag(r_sv), N)
+        B = (np.eye(m) - Hr) @ (np.eye(m) - Hp)
+        M = trend_bias_factor(pre, a_pre, ref, r_sv, a_ref)
+        np.testing.assert_allclose(M @ M.T, B @ np.linalg.inv(Rp) @ B.T, rtol=1e-7, atol=1e-10)
+        # one step: M = Q diag(a/(lambda + a)), covariance (I - Hp) R⁻¹ (I - Hp)ᵀ
+        M1 = trend_bias_factor(pre, a_pre)
+        np.testing.assert_allclose(M1 @ M1.T, (np.eye(m) - Hp) @ np.linalg.inv(Rp) @ (np.eye(m) - Hp).T,
+                                   rtol=1e-7, atol=1e-10)
+    # Monte Carlo: the bias of beta drawn from the prior
+    L = np.linalg.cholesky(np.linalg.inv(Rp))
+    betas = rng.normal(size=(4000, m)) @ L.T
+    bias = betas @ B.T
+    g = rng.uniform(0, 1, m)  # a regional sum
+    sd_mc = float(np.std(bias @ g))
+    sd = float(np.sqrt(g @ M @ M.T @ g))
+    assert sd == pytest.approx(sd_mc, rel=0.06)
+    # the scale: a trend whose sd over the months is the prior's
+    t = 2004 + np.arange(120) / 12
+    assert trend_prior_scale(2.0, 0.5, t) == pytest.approx(np.sqrt(2.0 / (0.5 * np.var(t))))
+    assert np.isnan(trend_prior_scale(1.0, 1.0, [2004.0]))
+
+
+def test_two_step_states_the_trend_bias_and_a_larger_alpha_damps_more():
+    """TwoStepResult carries the factor and the scale: a larger alpha damps more (larger rows of M)
+    and says the prior is tighter (c ∝ alpha^-1/2, the MSE prior (σ0²/α) R⁻¹); the sd per cell is
+    c ‖M_j‖, positive; a weighted sum uses the same factor."""
+    rng = np.random.default_rng(5)
+    n, m, T = 30, 45, 24
+    A = rng.normal(size=(n, m))
+    t = 2004 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    Y = np.outer(t - t.mean(), rng.normal(0, 0.05, m)) @ A.T + 0.01 * rng.normal(size=(T, n))
+    r = rng.uniform(1.0, 10.0, m)
+    rows, scale = {}, {}
+    for a in (0.1, 10.0):
+        res = two_step_solve(A, Y, t, cal, r, r, alpha=a, sigma0sq=1.0)
+        assert res.trend_bias_factor.shape == (m, m) and np.isfinite(res.trend_bias_scale)
+        rows[a] = np.linalg.norm(res.trend_bias_factor, axis=1)
+        scale[a] = res.trend_bias_scale
+        sd = res.expected_trend_bias_sd()
+        np.testing.assert_allclose(sd, scale[a] * rows[a], rtol=1e-12)
+        assert np.all(sd > 0)
+        w = np.ones((1, m))
+        np.testing.assert_allclose(res.expected_trend_bias_sd(w)[0], res.trend_bias_scale * np.sqrt(
+            w[0] @ res.trend_bias_factor @ res.trend_bias_factor.T @ w[0]), rtol=1e-10)
+    assert np.all(rows[10.0] > rows[0.1])
+    assert scale[10.0] / scale[0.1] == pytest.approx(np.sqrt(0.1 / 10.0), rel=1e-9)
+
+
+def test_alpha_per_system_gives_every_month_the_median():
+    rng, A, r, X, _ = _problem(n=60, m=30, T=8, seed=5)
+    Y = X @ A.T + 0.05 * rng.normal(size=(8, 60))
+    system = eigen_system(A, r)
+    monthly = regularized_solve(system, Y, "mse", sigma0sq=0.05**2)
+    one = regularized_solve(system, Y, "mse", sigma0sq=0.05**2, alpha_per="system")
+    assert np.ptp(monthly.alpha) > 0
+    np.testing.assert_allclose(one.alpha, np.median(monthly.alpha))
+    with pytest.raises(ValueError, match="alpha_per"):
+        regularized_solve(system, Y, "mse", sigma0sq=0.05**2, alpha_per="year")
 
 
 def test_robust_alpha_floor_lifts_only_outlying_months():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hma_mascon.cli import main as cli_main
@@ -212,3 +213,39 @@ def test_small_box_with_a_narrow_buffer_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_small_box(resolve("diagonal", dict(box=(80.0, 82.0, 32.0, 34.0), mascon_buffer_deg=5.0)))
+
+
+def test_stated_trend_errors_include_the_regularization_bias(solution, synthetic_dir):
+    """The solve stores the prior-expected trend-bias sd per cell and per region; the per-cell glacier
+    trend error contains it, and the regional table's stated error is at least the paper's rule."""
+    from hma_mascon.reproduction import prepare, regional_trend_table
+
+    ds = solution
+    sd = ds["trend_bias_sd"].values
+    assert ds["trend_bias_sd"].attrs["units"] == "cm yr-1" and np.all(np.isfinite(sd)) and np.all(sd > 0)
+    assert np.all(ds["glacier_lwe_thickness_trend_error"].values >= 1.96 * sd * (1 - 1e-9))
+    assert "glacier_trend_bias_sd" in ds and ds["glacier_trend_bias_sd"].attrs["units"] == "Gt yr-1"
+    df = regional_trend_table(ds, prepare(ds, synthetic_dir), period=None)
+    stored = pd.Series(ds["glacier_trend_bias_sd"].values, index=ds["region_name"].values.astype(str))
+    np.testing.assert_allclose(df["sigma_bias"], stored.reindex(df.index), rtol=1e-9)  # whole period: no rescaling
+    assert np.all(df["error95"] >= df["error95_fit"]) and np.all(df["error95"] > df["error95_fit"])
+    assert np.all(df["error95"] >= 1.96 * df["sigma_bias"])
+
+
+def test_prior_lake_none_solves_without_a_lake_prior(synthetic_dir):
+    ds = run_solution(synthetic_dir, period_start="2004-01", period_end="2004-12", glacier=False, prior_lake="none",
+                      **PARAMS)
+    assert ds.attrs["provenance_prior_lake"] == "none" and "zero variance" in ds.attrs["provenance_prior_lake_substitute"]
+    assert ds.attrs["param_prior_lake"] == "none"
+
+
+def test_ablation_with_soil_moisture_left_in(solution, synthetic_dir):
+    """The synthetic world has the GLDAS-like stand-in: leaving it in the glacier signal changes the
+    ablation total; the function says by how much (the real mirror has no GLDAS: None there)."""
+    from hma_mascon.reproduction import ablation_soil_moisture_share, ablation_table, prepare
+
+    ctx = prepare(solution, synthetic_dir)
+    share = ablation_soil_moisture_share(solution, ctx, years=(2004, 2006))
+    assert share["removed"] == pytest.approx(float(ablation_table(solution, ctx, years=(2004, 2006)).attrs["total"]))
+    assert share["difference"] == pytest.approx(share["kept"] - share["removed"])
+    assert share["difference"] != 0.0

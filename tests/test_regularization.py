@@ -168,3 +168,26 @@ def test_correlated_prior_keeps_the_variances_and_correlates_neighbours():
                                rtol=1e-6, atol=1e-6 * (1 / sigma**2).max())
     with pytest.raises(ValueError):
         correlated_prior_precision(-np.ones(grid.size), grid, 100.0)
+
+
+def test_correlated_prior_blocks_by_class():
+    """With classes, cells of different classes are uncorrelated (C_ij = 0), cells of one class keep
+    exp(-d/L), and the variances stay on the diagonal; the block matrix is positive definite."""
+    from hma_mascon.regularization import correlated_prior_precision
+
+    grid = mascon_grid((80.0, 82.0, 30.0, 31.5))
+    sigma = np.linspace(0.02, 0.2, grid.size)
+    classes = (np.arange(grid.size) % 3 == 0).astype(int)
+    R = correlated_prior_precision(1 / sigma**2, grid, 100.0, classes)
+    C = np.linalg.inv(R)
+    np.testing.assert_allclose(np.diag(C), sigma**2, rtol=1e-8)
+    other = classes[:, None] != classes[None, :]
+    assert np.abs(C[other]).max() < 1e-10 * sigma.max() ** 2
+    same = ~other & ~np.eye(grid.size, dtype=bool)
+    rho = C / np.outer(sigma, sigma)
+    R_all = correlated_prior_precision(1 / sigma**2, grid, 100.0)
+    rho_all = np.linalg.inv(R_all) / np.outer(sigma, sigma)
+    np.testing.assert_allclose(rho[same], rho_all[same], rtol=1e-8)  # exp(-d/L) within a class
+    assert np.all(np.linalg.eigvalsh(R) > 0)
+    with pytest.raises(ValueError, match="classes"):
+        correlated_prior_precision(1 / sigma**2, grid, 100.0, classes[:-1])

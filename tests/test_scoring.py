@@ -46,3 +46,27 @@ def test_the_truth_scores_perfectly_and_a_damped_truth_does_not(truth_solution):
     assert s2.loc["HMA glacier trend", "ours"] == pytest.approx(0.7 * s.loc["HMA glacier trend", "truth"], rel=1e-6)
     assert (s2.loc[r2, "ours"] < 1.0).all()
     assert not s2.loc["box total-mass trend (non-buffer cells)", "passed"]
+
+
+def test_departure_table_the_truth_keeps_its_lakes_and_a_moved_lake_is_found(truth_solution):
+    """The truth itself keeps all of its lake trend where it happened; a solution that moves the lake
+    trend one cell south books it as error in those cells and elsewhere, and the table adds up."""
+    from hma_mascon.scoring import departure_table
+
+    d, sol = truth_solution
+    tab = departure_table(sol, d, "lake")
+    total = tab.iloc[0]["Gt/yr"]
+    assert total > 0  # the synthetic lakes grow
+    assert tab.loc["recovered where it happened", "share of the component's trend"] == pytest.approx(1.0, abs=1e-9)
+    assert abs(tab.loc["error in those cells", "Gt/yr"]) < 1e-9 * total
+    lake = load_truth(d)["lake"].isel(time=slice(0, None, 6)).values.astype(float)
+    moved = sol.copy()
+    moved["lwe_thickness"] = sol["lwe_thickness"] - lake + np.roll(lake, -1, axis=1)  # one cell south
+    tab2 = departure_table(moved, d, "lake")
+    share = tab2.loc["recovered where it happened", "share of the component's trend"]
+    assert share < 0.9
+    errs = tab2.loc[["error in those cells", "error in glacier cells within 1 deg", "error in all other cells"],
+                    "Gt/yr"].sum()
+    assert abs(errs) < 0.05 * total  # mass moved, not lost (the southern edge row aside)
+    with pytest.raises(KeyError, match="component"):
+        departure_table(sol, d, "permafrost")

@@ -40,6 +40,7 @@ inputs), :mod:`~hma_mascon.reproduction.trends` (Sec. V-A, Table IV),
 """
 
 from .comparisons import (
+                      ablation_soil_moisture_share,
                       ablation_table,
                       aster_reference,
                       insitu_curves,
@@ -65,6 +66,7 @@ from .ledger import (
                       ledger_table,
                       paper_numbers_from_solution,
                       read_committed_ledgers,
+                      read_configuration_scores,
 )
 from .trends import (
                       max_cell_trends,
@@ -77,8 +79,8 @@ from .trends import (
 
 __all__ = [
     "Context", "prepare", "regional_glacier_mass", "gia_regional_trends", "truth_as_solution",
-    "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table",
+    "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table", "ablation_soil_moisture_share",
     "regional_trend_table", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
-    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "committed_ledger_comparison",
+    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "committed_ledger_comparison",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
 ]

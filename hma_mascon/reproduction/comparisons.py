@@ -11,11 +11,12 @@ import xarray as xr
 from ..constants import RHO_WATER
 from ..datadir import DatasetNotFoundError, dataset_path
 from ..paper import paper_numbers
-from ..priors import regrid_to_cells, shean_rate_grid
+from ..priors import load_soil_moisture, regrid_to_cells, shean_rate_grid
 from ..regions import (
     load_wgms_balances,
     load_wgms_stations,
     point_cell_index,
+    regional_mass,
 )
 from ..timeseries import decimal_year
 from ..validation import (
@@ -202,6 +203,34 @@ def insitu_curves(sol, ctx: Context, label, var="glacier_lwe_thickness", neighbo
     cum = detrend_linear(tend, np.cumsum(bal["balance_m_we"].values)) if len(bal) >= 2 else np.full(len(bal), np.nan)
     return {"mascon": pd.Series(100 * s, index=tdec, name="mascon [cm]"),
             "insitu": pd.Series(cum, index=tend, name="in situ [m w.e.]")}
+
+
+def ablation_soil_moisture_share(sol, ctx: Context, years=ABLATION_YEARS) -> dict | None:
+    """What leaving soil moisture in the glacier signal does to the total ablation [Gt] (§10.1, §10.6).
+
+    The real mirror has no GLDAS grid, so the real-data glacier signal keeps its soil moisture. In a
+    data directory with the GLDAS-like stand-in (the synthetic world) the ablation total of the 16
+    regions is computed twice: from the glacier signal (soil moisture removed) and from the glacier
+    signal plus the soil-moisture anomaly (as the real-data run must do).
+
+    Returns
+    -------
+    dict or None
+        ``removed``, ``kept`` and ``difference`` = kept - removed [Gt]; None without soil moisture.
+    """
+    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
+    try:
+        ref = (str(months[0]), str(months[-1])) if months is not None else None
+        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
+    except DatasetNotFoundError:
+        return None
+    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+    x = np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
+    gl = cell_values(sol, "glacier_lwe_thickness")
+    kept_mass = regional_mass(gl + np.nan_to_num(x), ctx.weights, ctx.grid, time=sol["time"].values)
+    removed = float(ablation_table(sol, ctx, years=years).attrs["total"])
+    kept = float(ablation(kept_mass, label_time(sol), years=years).attrs["total"])
+    return {"removed": removed, "kept": kept, "difference": kept - removed}
 
 
 def ablation_table(sol, ctx: Context, var="glacier_lwe_thickness", years=ABLATION_YEARS, detrend=False):

@@ -184,3 +184,28 @@ def committed_ledger_comparison(committed: dict) -> pd.DataFrame:
     out = out[out[ours].notna().any(axis=1)]
     order = ["paper"] + (["unit"] if "unit" in out else []) + ours + [c for c in out.columns if c.startswith("reasons_")]
     return out[order]
+
+
+def read_configuration_scores(directory):
+    """The committed closed-loop scores of the method's configurations (issue 11), or None.
+
+    ``closed_loop_configurations.csv`` (written by ``scripts/score_configurations.py``: one whole-box
+    solve of the synthetic world per configuration, scored with :func:`hma_mascon.scoring.score_solution`)
+    and its ``.json`` sidecar (generator version, month step, commit, date).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict) or None
+        Metrics as rows, configurations (and ``truth``) as columns; the sidecar's settings.
+    """
+    path = Path(directory) / "closed_loop_configurations.csv"
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, index_col="configuration")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the configuration scores ({exc})") from exc
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
+    keep = [c for c in table.columns if c not in ("preset", "overrides", "tests")]
+    return table[keep].T, meta

@@ -78,7 +78,8 @@ def stated_errors(df: pd.DataFrame, sol, ctx: Context, period) -> pd.DataFrame:
     df["error95_fit"] = df["error95"]
     df["error95_random"] = df["error95"]
     if "glacier_trend_bias_sd" in sol and "trend_bias_time_variance" in sol.attrs:
-        sd = sol["glacier_trend_bias_sd"].to_series()
+        da = sol["glacier_trend_bias_sd"]
+        sd = pd.Series(np.asarray(da.values, float), index=np.asarray(da["region_name"].values).astype(str))
         var_all = float(sol.attrs["trend_bias_time_variance"])
         sel = np.ones(sol.sizes["time"], bool) if period is None else period_mask(sol["time"].values, period)
         t = (np.asarray(sol["decimal_year"].values, float) if "decimal_year" in sol.coords
