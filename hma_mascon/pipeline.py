@@ -48,8 +48,8 @@ def blas_threads() -> str:
     box, every 18th month: EWH 1.9e-11, trends 2.0e-11, alphas 1.4e-11 of their largest values; the
     eigendecompositions sum in a different order); the record lets a reader tell the runs apart.
     """
-    libs = [f"{i.get('internal_api', i.get('user_api'))} {i.get('version', '')} x{i.get('num_threads')}"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
+    libs = sorted(f"{i.get('internal_api', i.get('user_api'))} {i.get('version', '')} x{i.get('num_threads')}"
+                  for i in threadpool_info() if i.get("user_api") == "blas")  # sorted: load order varies
     return "; ".join(libs) or "unknown"
 
 
