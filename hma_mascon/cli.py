@@ -14,7 +14,7 @@ import sys
 from . import __version__
 
 #: Modules that contribute subcommands, in the order they appear in ``--help``.
-_SUBCOMMAND_MODULES = ("datadir", "synthetic", "pipeline", "scoring", "book")
+_SUBCOMMAND_MODULES = ("datadir", "synthetic", "pipeline", "ensemble", "scoring", "book")
 
 
 def build_parser() -> argparse.ArgumentParser:
