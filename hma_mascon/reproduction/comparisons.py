@@ -11,7 +11,7 @@ import xarray as xr
 from ..constants import RHO_WATER
 from ..datadir import DatasetNotFoundError, dataset_path
 from ..paper import paper_numbers
-from ..priors import load_soil_moisture, regrid_to_cells, shean_rate_grid
+from ..priors import regrid_to_cells, shean_rate_grid
 from ..regions import (
     load_wgms_balances,
     load_wgms_stations,
@@ -36,6 +36,7 @@ from .context import (
     label_time,
     period_mask,
     regional_glacier_mass,
+    soil_moisture_cells,
     trend_map,
 )
 
@@ -218,14 +219,9 @@ def ablation_soil_moisture_share(sol, ctx: Context, years=ABLATION_YEARS) -> dic
     dict or None
         ``removed``, ``kept`` and ``difference`` = kept - removed [Gt]; None without soil moisture.
     """
-    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
-    try:
-        ref = (str(months[0]), str(months[-1])) if months is not None else None
-        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
-    except DatasetNotFoundError:
+    x = soil_moisture_cells(sol, ctx)
+    if x is None:
         return None
-    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
-    x = np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
     gl = cell_values(sol, "glacier_lwe_thickness")
     kept_mass = regional_mass(gl + np.nan_to_num(x), ctx.weights, ctx.grid, time=sol["time"].values)
     removed = float(ablation_table(sol, ctx, years=years).attrs["total"])

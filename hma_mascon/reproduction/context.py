@@ -12,11 +12,11 @@ import pandas as pd
 import xarray as xr
 
 from .. import datadir
-from ..datadir import is_synthetic
+from ..datadir import DatasetNotFoundError, is_synthetic
 from ..geometry import MasconGrid, grid_of_solution
 from ..inputs import gia_rates
 from ..love_numbers import load_love_numbers
-from ..priors import regrid_to_cells
+from ..priors import load_soil_moisture, regrid_to_cells
 from ..regions import (
     area_fraction_weights,
     load_regions,
@@ -146,6 +146,19 @@ def cell_values(sol, var="glacier_lwe_thickness") -> np.ndarray:
         raise KeyError(f"the solution has no variable {var!r} (has {sorted(sol.data_vars)})")
     v = np.asarray(sol[var].transpose("time", "lat", "lon").values, float) / 100.0
     return v.reshape(v.shape[0], -1)
+
+
+def soil_moisture_cells(sol, ctx: Context) -> np.ndarray | None:
+    """The soil-moisture anomaly [m] on the solution's months and cells (time, m), referenced to the
+    solution's months, or None when the data directory has no soil-moisture grid (the real mirror)."""
+    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
+    try:
+        ref = (str(months[0]), str(months[-1])) if months is not None else None
+        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
+    except DatasetNotFoundError:
+        return None
+    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
+    return np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
 
 
 def regional_glacier_mass(sol, ctx: Context, var="glacier_lwe_thickness") -> xr.DataArray:

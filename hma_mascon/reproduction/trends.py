@@ -9,10 +9,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..datadir import DatasetNotFoundError
 from ..glacier import regional_trends
 from ..paper import paper_numbers
-from ..priors import load_soil_moisture
 from ..regions import regional_mass
 from ..timeseries import decimal_year
 from .context import (
@@ -24,6 +22,7 @@ from .context import (
     month_span,
     period_mask,
     regional_glacier_mass,
+    soil_moisture_cells,
     trend_map,
 )
 
@@ -208,14 +207,9 @@ def soil_moisture_trend_table(sol, ctx: Context, period=PAPER_PERIOD) -> pd.Data
     in the synthetic world the GLDAS-like stand-in gives the size of that omission.
     """
 
-    months = np.asarray(sol["month"].values).astype(str) if "month" in sol.coords else None
-    try:
-        ref = (str(months[0]), str(months[-1])) if months is not None else None
-        sm = load_soil_moisture(ctx.data_dir, ctx.grid, reference=ref)
-    except DatasetNotFoundError:
+    x = soil_moisture_cells(sol, ctx)
+    if x is None:
         return None
-    sm = sm.reindex(time=sol["time"].values, method="nearest", tolerance=np.timedelta64(20, "D"))
-    x = np.asarray(sm.transpose("time", "lat", "lon").values, float).reshape(sm.sizes["time"], -1)
     ok = np.all(np.isfinite(x), axis=1)
     mass = regional_mass(x[ok], ctx.weights, ctx.grid, time=sol["time"].values[ok])
     df = regional_trends(mass, sol["time"].values[ok], period=period)
