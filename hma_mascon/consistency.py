@@ -379,9 +379,10 @@ def book_fields(data_dir, grid, love, start="2002-04", end="2023-08", nmax=96, s
         x = (solution["lwe_thickness"] / 100.0).reindex(time=time, method="nearest",
                                                         tolerance=np.timedelta64(20, "D"))
         x.attrs = {"units": "m"}
-        fields["mascon"] = filtered_ewh_of_grid(x.fillna(0.0), love, radius, nmax, GM=GM,
-                                                long_name="mascon solution, filtered")
-        fields["mascon"] = fields["mascon"].where(np.isfinite(x.values).all(axis=(1, 2))[:, None, None]
+        # the whole solution (its buffer ring holds mass too) analysed, synthesised at the box's cells
+        mascon = filtered_ewh_of_grid(x.fillna(0.0), love, radius, nmax, GM=GM, lat=lat, lon=lon,
+                                      long_name="mascon solution, filtered")
+        fields["mascon"] = mascon.where(np.isfinite(x.values).all(axis=(1, 2))[:, None, None]
                                                   * np.ones((1, lat.size, lon.size), bool))
     if truth is not None:
         tr = (truth["lwe_thickness"] / 100.0).reindex(time=time, method="nearest", tolerance=np.timedelta64(20, "D"))
