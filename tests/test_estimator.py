@@ -196,7 +196,7 @@ def test_estimator_parameter_errors():
     with pytest.raises(RuntimeError, match="fit"):
         PointMassMascon().predict()
     p = PointMassMascon().get_params()
-    assert p["altitude_km"] == 450.0 and p["kernel"] == "closed" and p["regularization"] == "multisource"
+    assert p["altitude_km"] == 450.0 and p["kernel"] == "truncated" and p["regularization"] == "multisource"
     assert p["preset"] == "default"
     paper = PointMassMascon("paper", kernel="truncated").get_params()
     assert paper["prior_rule"] == "A" and paper["degree0"] == "keep" and paper["kernel"] == "truncated"
