@@ -16,8 +16,7 @@ Metrics (all trends over the whole solution period, six-term fit, METHODS.md §1
   loss: at least 0.6 and 0.7.
 * Largest cell loss of the Himalaya, Nyainqentanglha and Tien Shan groups: within ±35 % of the truth's.
 * WGMS-style interannual r at the stations where the truth reaches r ≥ 0.85: at least 0.6.
-* Coverage of the monthly 95 % bounds of the glacier cells (``uncertainty``, formerly
-  ``lwe_thickness_error``): information (the monthly posterior sd, METHODS.md §8).
+* Coverage of the monthly 95 % bounds of the glacier cells (``uncertainty``): information (the monthly posterior sd, METHODS.md §8).
 * Coverage of the per-cell 95 % trend bounds (``glacier_lwe_thickness_trend_error``): 90-98 % of the
   glacier cells, with a median half-width at most twice the median actual error.
 
@@ -145,7 +144,7 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
                          ">= 0.6" if t >= 0.85 else "information (truth < 0.85)",
                          so.loc[label, "r"] >= 0.6 if t >= 0.85 else None))
 
-    unc = "uncertainty" if "uncertainty" in sol else "lwe_thickness_error"
+    unc = "uncertainty"  # older files' lwe_thickness_error is renamed by read_solution
     if unc in sol:
         x = np.asarray(sol["lwe_thickness"].transpose("time", "lat", "lon").values, float).reshape(sol.sizes["time"], -1)
         xt = np.asarray(tsol["lwe_thickness"].transpose("time", "lat", "lon").values, float).reshape(x.shape)
@@ -202,8 +201,9 @@ def departure_table(sol, data_dir, component: str = "lake", near_deg: float = 1.
     ok = np.isfinite(x).all(axis=0)
     Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
     tsol = truth_as_solution(data_dir, sol)
-    E = (trend_map(sol, "lwe_thickness") - trend_map(tsol, "lwe_thickness")) * gt
-    E[~inner] = trend_map(sol, "lwe_thickness")[~inner] * gt[~inner]  # no truth in the ring: all of it is error
+    ours = trend_map(sol, "lwe_thickness")
+    E = (ours - trend_map(tsol, "lwe_thickness")) * gt
+    E[~inner] = ours[~inner] * gt[~inner]  # no truth in the ring: all of it is error
     S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max()) if np.any(Tc) else np.zeros(area.size, bool)
     total = float(Tc[S].sum())
     lat, lon = np.asarray(ctx.grid.lat, float), np.asarray(ctx.grid.lon, float)

@@ -60,7 +60,7 @@ def main(argv=None) -> None:
     data_dir = ensure_synthetic_data_dir()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, truth = [], {}
     for name, (preset, over, what) in CONFIGURATIONS.items():
         if args.only and name not in args.only:
             continue
@@ -83,7 +83,8 @@ def main(argv=None) -> None:
         truth = {f"{m} [{u}]" if u else m: t for m, t, u in zip(scores.index, scores["truth"], scores["unit"])}
         print(f"{name}: {row['targets met']} targets met", flush=True)
     table = pd.DataFrame(rows).set_index("configuration")
-    table.loc["truth"] = pd.Series(truth)
+    if truth:
+        table.loc["truth"] = pd.Series(truth)
     out = Path(args.out)
     atomic_write_text(out, table.to_csv())
     meta = {"generator": GENERATOR_VERSION, "month step": args.month_step, "box": "whole (65-105 E, 26-47 N)",
