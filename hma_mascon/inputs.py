@@ -32,8 +32,10 @@ import numpy as np
 import xarray as xr
 
 from .datadir import dataset_exists, dataset_files, dataset_path, file_sha256, is_synthetic, verify_inputs
+from .errors import InputError
 from .filters import apply_ddk_dataset, gaussian_weights
 from .geometry import MasconGrid, mascon_grid
+from .glacier_regions import REGIONS, hugonnet_prior
 from .gia import gia_ewh_rate, read_gia_rates
 from .io_grace import read_stokes_directory
 from .love_numbers import LOVE_MODELS, load_love_numbers, love_data_path
@@ -41,7 +43,8 @@ from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_d
 from .noise_model import calibrate_sigmas
 from .params import Settings, resolve
 from .plausibility import check_months
-from .priors import component_trend, load_priors, load_soil_moisture
+from .priors import component_trend, load_priors, load_soil_moisture, without_cells
+from .product import land_mask
 from .stokes import anomalies
 from .synthesis import stokes_to_ewh_grid
 from .synthetic import ensure_synthetic_data_dir
@@ -220,11 +223,17 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
     hydrology = settings["prior_hydrology"]
     if hydrology == "auto":
         hydrology = "model" if dataset_exists("hydrology_model", data_dir) else "grace"
-    kwargs = {"hydrology": hydrology, "lake": settings["prior_lake"]}
+    glacier = settings["prior_glacier"]
+    if glacier == "hugonnet":
+        glacier = hugonnet_prior(data_dir, grid, REGIONS[settings["region"]].rgi, period)
+    kwargs = {"glacier": glacier, "hydrology": hydrology, "lake": settings["prior_lake"]}
     if hydrology == "grace":
         grace_ewh = filtered_grace_ewh(stokes, grid, love)
         kwargs.update(grace_ewh=grace_ewh, grace_time=stokes["time"].values)
     priors = load_priors(data_dir, grid, period=period, **kwargs)
+    if settings["sea_hydrology"] == "none":  # sea cells: filtered GRACE there is leaked land signal
+        sea = land_mask(grid.lat_axis, grid.lon_axis).ravel() == 0  # cells in (lat, lon) row-major order
+        priors["hydrology"] = without_cells(priors["hydrology"], sea, "sea cells (sea_hydrology=none)")
     for name, comp in priors.items():
         provenance[f"prior_{name}"] = comp.source
         if comp.substitute:
@@ -276,6 +285,10 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     synthetic = is_synthetic(data_dir)
     if synthetic:
         provenance["synthetic"] = "yes"
+        if settings["region"] != "hma":
+            raise InputError(f"region {settings['region']!r}: the synthetic world ({data_dir}) covers High Mountain "
+                             "Asia only; pass the real data directory (--data-dir or HMA_MASCON_DATA)")
+    provenance["region"] = settings["region"]
     provenance["data_dir"] = str(data_dir)
     nmax = int(settings["nmax"])
 

@@ -414,3 +414,39 @@ def region_value_map(regions, values, *, label, name_column="region", number_col
     cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=colours), cax=cax, orientation="horizontal")
     cbar.set_label(label, fontsize=10)
     return fig
+
+
+def region_maps(groups, *, var="glacier_trend", ncols=2, panel_size=(5.2, 3.4), colorbar_label=None):
+    """One panel per glacier region (:func:`hma_mascon.region_validation.read_region_cache` groups).
+
+    Drawn on plain lon/lat axes: the shipped Natural Earth extract covers Asia only, so the coast is the
+    0.5 contour of each group's ``land_mask`` (the product's GLOBE-based mask) and the box is outlined;
+    buffer cells are left blank. One symmetric colour scale for all panels. Returns the figure.
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot only when drawing
+
+    groups = dict(groups)
+    fields = {k: g[var].where(g["is_buffer"] == 0) for k, g in groups.items()}
+    vmin, vmax, _ = colour_limits(np.concatenate([np.asarray(f.values, float).ravel() for f in fields.values()]),
+                                  symmetric=True)
+    nrows = int(np.ceil(len(groups) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False)
+    mesh = None
+    for ax, (name, g) in zip(axes.ravel(), groups.items()):
+        f = fields[name]
+        mesh = ax.pcolormesh(f["lon"], f["lat"], f, cmap="RdBu", vmin=vmin, vmax=vmax, shading="nearest")
+        ax.contour(g["lon"], g["lat"], g["land_mask"], levels=[0.5], colors="0.3", linewidths=0.6)
+        inner = g["is_buffer"] == 0
+        lon, lat = g["lon"].where(inner.any("lat"), drop=True), g["lat"].where(inner.any("lon"), drop=True)
+        ax.add_patch(plt.Rectangle((float(lon.min()) - 0.25, float(lat.min()) - 0.25), float(lon.max() - lon.min()) + 0.5,
+                                   float(lat.max() - lat.min()) + 0.5, fill=False, edgecolor="k", linewidth=0.8))
+        ax.set_title(g.attrs.get("title", name), fontsize=10)
+        ax.set_xlabel("longitude [deg]")
+        ax.set_ylabel("latitude [deg]")
+        ax.set_aspect(1.0 / np.cos(np.radians(float(g["lat"].mean()))))
+    for ax in axes.ravel()[len(groups):]:
+        ax.set_visible(False)
+    if mesh is not None:
+        cbar = fig.colorbar(mesh, ax=axes.ravel().tolist(), shrink=0.8, pad=0.02)
+        cbar.set_label(colorbar_label or cf_label(next(iter(groups.values()))[var]))
+    return fig

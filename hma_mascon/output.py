@@ -386,8 +386,8 @@ def read_solution(path) -> xr.Dataset:
     """Read a solution file written by :func:`write_solution` (loaded into memory).
 
     Files of older versions keep working: their variables are renamed to the current ones
-    (:data:`RENAMED_VARIABLES`, e.g. ``lwe_thickness_error`` -> ``uncertainty``) and the bounds
-    dimension ``nv`` becomes ``bounds``.
+    (:data:`RENAMED_VARIABLES`, e.g. ``lwe_thickness_error`` -> ``uncertainty``), the bounds
+    dimension ``nv`` becomes ``bounds`` and string region coordinates become the ``region_name`` label.
 
     Raises
     ------
@@ -414,4 +414,7 @@ def read_solution(path) -> xr.Dataset:
                 ds[name].attrs["bounds"] = old[ds[name].attrs["bounds"]]
     if "nv" in ds.dims and "bounds" not in ds.dims:
         ds = ds.rename_dims(nv="bounds")
+    if "region" in ds.coords and ds["region"].dtype.kind in "USO" and "region_name" not in ds.coords:
+        # region names were the (string) dimension coordinate before they became a CF label coordinate
+        ds = ds.assign_coords(region_name=("region", ds["region"].values.astype(str))).drop_vars("region")
     return ds

@@ -27,6 +27,7 @@ from . import __version__
 from .datadir import DatasetNotFoundError
 from .estimator import PointMassMascon
 from .glacier import glacier_signal, regional_trend_bias_sd
+from .glacier_regions import REGIONS, glacier_area_cells, glacier_cell_weights
 from .inputs import prepare
 from .output import solution_to_dataset, write_solution
 from .params import ParameterError, add_arguments, resolve, settings_from_args
@@ -154,8 +155,9 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
     #    (issue 11, suspect 6: errors that ignore the damping do not cover the truth)
     trend, err, _ = trend_with_error(t, x, ar1=settings["trend_ar1"])
     bias_sd = res.expected_trend_bias_sd()  # m/yr per cell, None without a factor
+    kappa = float(settings["cell_bias_calibration"])  # closed-loop calibration of the per-cell bias sd
     if bias_sd is not None:
-        err = np.hypot(err, 1.96 * bias_sd)
+        err = np.hypot(err, 1.96 * kappa * bias_sd)
     out = solution_to_dataset(
         x, est.time_, grid.lat_axis, grid.lon_axis, grid.area, ewh_error=res.stated_error, trend=trend, trend_error=err,
         glacier=glacier_x, alpha_preliminary=res.preliminary.alpha, alpha_refined=res.refined.alpha,
@@ -170,8 +172,8 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
                                               {"units": "cm yr-1", "long_name": "linear trend of the glacier signal"})
         rule = "1.96 sqrt(fit^2 + GIA spread^2)"
         if bias_sd is not None:
-            gerr = np.hypot(gerr, 1.96 * bias_sd)
-            rule = "1.96 sqrt(fit^2 + GIA spread^2 + regularization bias^2)"
+            gerr = np.hypot(gerr, 1.96 * kappa * bias_sd)
+            rule = f"1.96 sqrt(fit^2 + GIA spread^2 + ({kappa:g} x regularization bias sd)^2)"
         out["glacier_lwe_thickness_trend_error"] = (
             ("lat", "lon"), 100.0 * gerr.reshape(grid.shape),
             {"units": "cm yr-1", "long_name": f"95 % error of the glacier trend, {rule}"})
@@ -192,7 +194,7 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
             {"units": "cm yr-1", "long_name": "trend the two-step solve returns for the glacier prior trend "
                                              "(noise-free, resolution operators at the median alpha)"})
     if bias_sd is not None:
-        _add_trend_bias(out, res, bias_sd, grid, inputs.data_dir, t)
+        _add_trend_bias(out, res, bias_sd, grid, inputs.data_dir, t, kappa, settings["region"])
     out["is_buffer"] = (("lat", "lon"), grid.is_buffer.reshape(grid.shape).astype("i1"),
                         {"long_name": "buffer mascon (excluded from reported sums)", "units": "1"})
     out.attrs.update(est.plausibility_.attrs())
@@ -202,15 +204,21 @@ def run_solution(data_dir=None, preset="default", *, glacier=True, progress=True
     return out
 
 
-def _add_trend_bias(out, res, bias_sd, grid, data_dir, t) -> None:
+def _add_trend_bias(out, res, bias_sd, grid, data_dir, t, kappa=1.0, region="hma") -> None:
     """Record the trend-bias sd per cell and, where the data directory has the HiMAP regions, per
     region (:func:`hma_mascon.glacier.regional_trend_bias_sd`), with the time variance it assumed."""
     out["trend_bias_sd"] = (("lat", "lon"), 100.0 * bias_sd.reshape(grid.shape), {
         "units": "cm yr-1", "long_name": "prior-expected sd of the regularization bias of the trend "
-                                         "(included in the trend errors)"})
+                                         "(in the trend errors times cell_bias_calibration)",
+        "cell_bias_calibration": float(kappa)})
     ok = np.all(np.isfinite(res.x), axis=1)
     out.attrs["trend_bias_time_variance"] = float(np.var(np.asarray(t, float)[ok]))
     out.attrs["trend_bias_scale"] = float(res.trend_bias_scale)
+    if region != "hma":  # beyond HMA: the region's glacier cells (hma_mascon.glacier_regions)
+        weights = glacier_cell_weights(glacier_area_cells(data_dir, grid), grid.is_buffer, REGIONS[region].title)
+        sd = regional_trend_bias_sd(res.trend_bias_factor, res.trend_bias_scale, weights, grid)
+        out["glacier_trend_bias_sd"] = sd.isel(region=[0])  # without the HMA total row
+        return
     try:
         regions, _ = regions_in_grid(load_regions(data_dir), grid)  # as hma_mascon.reproduction.prepare
     except DatasetNotFoundError:

@@ -29,7 +29,7 @@ All series are referenced to their own mean over the prior period (2002-2017 by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,17 @@ def regrid_to_cells(da, grid, extensive=False, source="input"):
                         (wlon > 0).astype(float))
     out = np.where(touched > 0, np.nan, out)
     return out[..., ilat, ilon]
+
+
+def crop_to_grid(da, grid, margin=1.0):
+    """Cut a global lat/lon grid to the mascon box plus ``margin`` degrees (regridding cost)."""
+    latn = next(n for n in ("lat", "latitude", "y") if n in da.dims)
+    lonn = next(n for n in ("lon", "longitude", "x") if n in da.dims)
+    da = da.sortby(latn).sortby(lonn)
+    return da.sel({latn: slice(grid.lat.min() - margin, grid.lat.max() + margin),
+                   lonn: slice(grid.lon.min() - margin, grid.lon.max() + margin)})
+
+
 
 
 # ---------------------------------------------------------------------------- series statistics
@@ -432,6 +443,17 @@ def zero_component(name, m, reason):
     return PriorComponent(name, None, np.zeros(m), np.zeros((12, m)), source="none", substitute=reason)
 
 
+def without_cells(component: PriorComponent, cells, why: str) -> PriorComponent:
+    """``component`` with zero variance (RMS, seasonal second moment, rate) on ``cells`` (bool, (m,)):
+    the floor of METHODS.md §7 acts there. ``why`` is appended to its ``substitute`` record."""
+    cells = np.asarray(cells, bool)
+    seasonal = component.seasonal_second_moment
+    return replace(component, rms=np.where(cells, 0.0, component.rms),
+                   seasonal_second_moment=None if seasonal is None else np.where(cells[None, :], 0.0, seasonal),
+                   rate=None if component.rate is None else np.where(cells, 0.0, component.rate),
+                   substitute=f"{component.substitute or component.source}; zero on {int(cells.sum())} {why}")
+
+
 def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", lake="auto",
                 hydrology="auto", nan="raise", grace_ewh=None, grace_time=None):
     """The three prior components on the mascon cells, each from the best available source.
@@ -442,7 +464,8 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
     grid : MasconGrid
     period : (str, str)
         Prior period ``("YYYY-MM", "YYYY-MM")``.
-    glacier : {"auto", "grid", "shean", "none"}
+    glacier : {"auto", "grid", "shean", "none"} or PriorComponent
+        A component made by the caller (e.g. :func:`hma_mascon.glacier_regions.hugonnet_prior`) is used as is.
     lake : {"auto", "grid", "none"}
     hydrology : {"auto", "model", "grace", "none"}
         ``grace`` (or ``auto`` without the model file) needs ``grace_ewh`` (time, m) [m] and
@@ -458,9 +481,13 @@ def load_priors(data_dir, grid, period=("2002-01", "2017-12"), glacier="auto", l
     m = np.asarray(grid.lat).size
     out = {}
     # glacier
-    if glacier == "auto":
+    if isinstance(glacier, PriorComponent):
+        out["glacier"], glacier = glacier, "given"
+    elif glacier == "auto":
         glacier = "grid" if dataset_exists("glacier_prior_grid", data_dir) else "shean"
-    if glacier == "grid":
+    if glacier == "given":
+        pass
+    elif glacier == "grid":
         out["glacier"] = load_gridded_prior("glacier_prior_grid", data_dir, grid, "glacier", period, nan)
     elif glacier == "shean":
         rate, info = shean_rate_grid(data_dir, grid)

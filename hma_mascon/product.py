@@ -18,10 +18,12 @@ Choices written here, with their reasons:
   (:data:`hma_mascon.maps.NATURALEARTH_FILE`, 40-120E, 10-60N): a cell is land (1) when at least
   :data:`LAND_THRESHOLD` of it, measured in the lon/lat plane, lies inside them. Inland water
   bodies that the extract counts as land (Balkhash, Issyk-Kul, Qinghai Lake, the Aral Sea) are
-  land here; the Caspian Sea is sea. Cells beyond the extract get no mask (a warning says so).
+  land here; the Caspian Sea is sea. Cells beyond the extract (the regions beyond HMA, issue 14)
+  take the land fraction from the 1-km GLOBE land/sea grid of the ``global-land-mask`` package
+  (sampled on a 0.05-degree lattice inside each cell), with the same threshold.
 * **Glacier area.** RGI 6.0 glacier area per 0.5-degree cell (``rgi6_glacier_area``, gridded
   by Li et al. 2021) regridded to the mascon cells with
-  :func:`hma_mascon.reproduction.context.glacier_area_cells`, the same numbers every reproduced
+  :func:`hma_mascon.glacier_regions.glacier_area_cells`, the same numbers every reproduced
   glacier sum uses; written in m2 beside ``cell_area`` and as a fraction of it.
 * **Standard names.** Only names the CF standard-name table defines (checked against table v93,
   :data:`STANDARD_NAME_VOCABULARY`): ``time``, ``latitude``, ``longitude``, ``cell_area``,
@@ -42,15 +44,15 @@ et al. (2021), J. Glaciol. 67, 773-776.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import shapely
 import xarray as xr
+from global_land_mask import globe
 
 from .datadir import dataset_exists, file_sha256
+from .glacier_regions import glacier_area_cells
 from .maps import NATURALEARTH_BOX, NATURALEARTH_FILE, load_naturalearth
-from .reproduction.context import glacier_area_cells
 
 __all__ = [
     "FILL_VALUE",
@@ -59,6 +61,8 @@ __all__ = [
     "BOUNDS_VARIABLES",
     "cell_bounds",
     "land_mask",
+    "inside_naturalearth",
+    "globe_land_fraction",
     "time_bounds_of",
     "layout_variables",
     "product_fields",
@@ -119,16 +123,13 @@ def land_mask(lat, lon, threshold: float = LAND_THRESHOLD) -> np.ndarray | None:
 
     Returns
     -------
-    numpy.ndarray of int8, shape (lat, lon), or None
-        None (with a warning) when the cells reach beyond :data:`hma_mascon.maps.NATURALEARTH_BOX`.
+    numpy.ndarray of int8, shape (lat, lon)
+        From the Natural Earth extract where all cells lie inside
+        :data:`hma_mascon.maps.NATURALEARTH_BOX`, else from the GLOBE grid (:func:`globe_land_fraction`).
     """
     lat_b, lon_b = cell_bounds(lat, "lat"), cell_bounds(lon, "lon")
-    x0, x1, y0, y1 = NATURALEARTH_BOX
-    if lon_b.min() < x0 or lon_b.max() > x1 or lat_b.min() < y0 or lat_b.max() > y1:
-        warnings.warn(f"land_mask: the cells (lon {lon_b.min():g}..{lon_b.max():g}, lat {lat_b.min():g}.."
-                      f"{lat_b.max():g}) reach beyond the shipped Natural Earth extract {NATURALEARTH_BOX} "
-                      "(lon_min, lon_max, lat_min, lat_max): no land mask written", UserWarning, stacklevel=2)
-        return None
+    if not inside_naturalearth(lat, lon):
+        return (globe_land_fraction(lat_b, lon_b) >= threshold).astype("i1")
     land = load_naturalearth()["land"]
     shapely.prepare(land)
     la0, lo0 = np.meshgrid(lat_b[:, 0], lon_b[:, 0], indexing="ij")
@@ -139,6 +140,26 @@ def land_mask(lat, lon, threshold: float = LAND_THRESHOLD) -> np.ndarray | None:
     edge = ~inside & shapely.intersects(land, cells)  # coast cells only: intersections are slow
     frac[edge] = shapely.area(shapely.intersection(cells[edge], land)) / shapely.area(cells[edge])
     return (frac >= threshold).astype("i1").reshape(la0.shape)
+
+
+def inside_naturalearth(lat, lon) -> bool:
+    """Whether cells with centres ``lat``, ``lon`` lie inside the shipped Natural Earth extract."""
+    lat_b, lon_b = cell_bounds(lat, "lat"), cell_bounds(lon, "lon")
+    x0, x1, y0, y1 = NATURALEARTH_BOX
+    return bool(lon_b.min() >= x0 and lon_b.max() <= x1 and lat_b.min() >= y0 and lat_b.max() <= y1)
+
+
+def globe_land_fraction(lat_b, lon_b, step: float = 0.05) -> np.ndarray:
+    """Land fraction (lat, lon) of cells with bounds ``lat_b``, ``lon_b`` (n, 2) from the GLOBE land/sea
+    grid of ``global-land-mask``, sampled on a ``step``-degree lattice inside each cell (lon/lat plane)."""
+    n = max(1, int(round((lat_b[0, 1] - lat_b[0, 0]) / step)))
+    off = (np.arange(n) + 0.5) / n
+    la = lat_b[:, :1] + off[None, :] * (lat_b[:, 1:] - lat_b[:, :1])  # (nlat, n)
+    lo = lon_b[:, :1] + off[None, :] * (lon_b[:, 1:] - lon_b[:, :1])  # (nlon, n)
+    lo = (lo + 180.0) % 360.0 - 180.0
+    LA, LO = np.meshgrid(la.ravel(), lo.ravel(), indexing="ij")
+    land = globe.is_land(np.clip(LA, -89.999, 89.999), np.clip(LO, -179.999, 179.999)).astype(float)
+    return land.reshape(la.shape[0], n, lo.shape[0], n).mean(axis=(1, 3))
 
 
 def time_bounds_of(stokes: xr.Dataset, time=None) -> np.ndarray:
@@ -242,14 +263,15 @@ def product_fields(inputs, time=None) -> dict:
     dict
         Keywords of :func:`hma_mascon.output.solution_to_dataset`: ``time_bounds`` (time, 2);
         ``glacier_area`` [m2] per cell (None when the data directory lacks ``rgi6_glacier_area``);
-        ``land_mask`` (:func:`land_mask`, None beyond the Natural Earth extract); ``input_sha256``,
-        the SHA-256 of the Natural Earth file when the land mask uses it.
+        ``land_mask`` (:func:`land_mask`); ``input_sha256``, the SHA-256 of the Natural Earth file
+        when the land mask uses it.
     """
     grid, data_dir = inputs.grid, inputs.data_dir
     area = None
     if dataset_exists("rgi6_glacier_area", data_dir):
         area = 1e6 * np.asarray(glacier_area_cells(data_dir, grid), dtype=float)  # km2 -> m2
     mask = land_mask(grid.lat_axis, grid.lon_axis)
-    sha = {NATURALEARTH_KEY: file_sha256(NATURALEARTH_FILE)} if mask is not None else {}
+    ne = inside_naturalearth(grid.lat_axis, grid.lon_axis)
+    sha = {NATURALEARTH_KEY: file_sha256(NATURALEARTH_FILE)} if ne else {}
     return {"time_bounds": time_bounds_of(inputs.stokes, time), "glacier_area": area, "land_mask": mask,
             "input_sha256": sha}

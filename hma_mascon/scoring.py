@@ -18,7 +18,11 @@ Metrics (all trends over the whole solution period, six-term fit, METHODS.md §1
 * WGMS-style interannual r at the stations where the truth reaches r ≥ 0.85: at least 0.6.
 * Coverage of the monthly 95 % bounds of the glacier cells (``uncertainty``): information (the monthly posterior sd, METHODS.md §8).
 * Coverage of the per-cell 95 % trend bounds (``glacier_lwe_thickness_trend_error``): 90-98 % of the
-  glacier cells, with a median half-width at most twice the median actual error.
+  glacier cells, with a median half-width at most twice the median actual error. The two halves of
+  this target cannot both hold for Gaussian errors: bounds that are exactly right (half-width
+  1.96 s for an error of sd s) have a median half-width 1.96/0.674 = 2.91 times the median actual
+  error, and 2.44 times at 90 % coverage. The synthetic closed loop agrees (whole box, all months,
+  default preset: 96.5 % coverage at 2.97). The target is reported as the issue states it.
 
 Written by hand: the metrics are the issue's definitions; every number underneath comes from
 :mod:`hma_mascon.reproduction` (regional trends, maximum cells, Table II/III).

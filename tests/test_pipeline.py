@@ -112,7 +112,8 @@ def test_the_product_round_trips_and_passes_the_cf_check(solution, synthetic_dir
     from hma_mascon.geometry import grid_of_solution
     from hma_mascon.params import PARAMETERS
     from hma_mascon.regions import area_fraction_weights, load_regions, regional_mass
-    from hma_mascon.reproduction.context import cell_values, glacier_area_cells
+    from hma_mascon.glacier_regions import glacier_area_cells
+    from hma_mascon.reproduction.context import cell_values
 
     path = write_solution(solution, tmp_path / "sol.nc")
     assert cf_check(path) == []
@@ -228,7 +229,11 @@ def test_stated_trend_errors_include_the_regularization_bias(solution, synthetic
     ds = solution
     sd = ds["trend_bias_sd"].values
     assert ds["trend_bias_sd"].attrs["units"] == "cm yr-1" and np.all(np.isfinite(sd)) and np.all(sd > 0)
-    assert np.all(ds["glacier_lwe_thickness_trend_error"].values >= 1.96 * sd * (1 - 1e-9))
+    kappa = ds["trend_bias_sd"].attrs["cell_bias_calibration"]
+    assert kappa == resolve("default")["cell_bias_calibration"]
+    err = ds["glacier_lwe_thickness_trend_error"].values
+    assert np.all(err >= 1.96 * kappa * sd * (1 - 1e-9))
+    assert f"{kappa:g} x regularization bias sd" in ds["glacier_lwe_thickness_trend_error"].attrs["long_name"]
     assert "glacier_trend_bias_sd" in ds and ds["glacier_trend_bias_sd"].attrs["units"] == "Gt yr-1"
     df = regional_trend_table(ds, prepare(ds, synthetic_dir), period=None)
     stored = pd.Series(ds["glacier_trend_bias_sd"].values, index=ds["region_name"].values.astype(str))

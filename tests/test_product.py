@@ -15,7 +15,15 @@ import xarray as xr
 from hma_mascon.geometry import mascon_grid
 from hma_mascon.maps import load_naturalearth
 from hma_mascon.output import solution_to_dataset, write_solution
-from hma_mascon.product import FILL_VALUE, land_mask, layout_variables, time_bounds_of
+from hma_mascon.product import (
+    FILL_VALUE,
+    cell_bounds,
+    globe_land_fraction,
+    inside_naturalearth,
+    land_mask,
+    layout_variables,
+    time_bounds_of,
+)
 
 #: The shipped CF standard-name table (tests/data/README.md), also used by the ``cf_check`` fixture.
 CF_STANDARD_NAME_TABLE = Path(__file__).parent / "data" / "cf-standard-name-table-v93.xml.gz"
@@ -58,9 +66,23 @@ def test_land_mask_is_the_shipped_coastline():
     assert (land_mask(lat, lon, threshold=0.01) >= land_mask(lat, lon, threshold=0.99)).all()
 
 
-def test_land_mask_beyond_the_extract_is_refused_with_a_warning():
-    with pytest.warns(UserWarning, match="beyond the shipped Natural Earth extract"):
-        assert land_mask(np.arange(60.25, 62.0, 0.5), np.arange(-150.75, -148.0, 0.5)) is None
+def test_land_mask_beyond_the_extract_comes_from_globe():
+    # Alaska: interior land, the Gulf of Alaska sea, and Kodiak Island's coast
+    lat, lon = np.arange(56.25, 66.0, 0.5), np.arange(-155.75, -140.0, 0.5)
+    assert not inside_naturalearth(lat, lon)
+    m = land_mask(lat, lon)
+    da = mascon_grid((-156.0, -140.0, 56.0, 66.0)).to_dataarray(m.ravel())
+    assert da.sel(lat=64.25, lon=-150.25) == 1 and da.sel(lat=57.25, lon=-145.25) == 0
+    # inside the extract the two sources agree on all but the coast cells (Bay of Bengal)
+    lat, lon = np.arange(18.25, 26.0, 0.5), np.arange(84.25, 94.0, 0.5)
+    assert inside_naturalearth(lat, lon)
+    lat_b, lon_b = cell_bounds(lat, "lat"), cell_bounds(lon, "lon")
+    globe_mask = (globe_land_fraction(lat_b, lon_b) >= 0.5).astype("i1")
+    assert np.mean(globe_mask == land_mask(lat, lon)) > 0.95
+    # the fraction is a fraction: all-sea and all-land cells
+    lat_b = cell_bounds(np.array([40.25, 40.75]), "lat")
+    assert globe_land_fraction(lat_b, cell_bounds(np.array([-150.25, -149.75]), "lon")).max() == 0.0  # Pacific
+    assert globe_land_fraction(lat_b, cell_bounds(np.array([100.25, 100.75]), "lon")).min() == 1.0  # Gansu
 
 
 def test_time_bounds_are_the_data_spans():

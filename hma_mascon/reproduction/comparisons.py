@@ -12,6 +12,7 @@ from ..constants import RHO_WATER
 from ..datadir import DatasetNotFoundError, dataset_path
 from ..paper import paper_numbers
 from ..priors import regrid_to_cells, shean_rate_grid
+from ..priors import crop_to_grid
 from ..regions import (
     load_wgms_balances,
     load_wgms_stations,
@@ -32,7 +33,6 @@ from .context import (
     TABLE3_PERIODS,
     Context,
     cell_values,
-    crop_to_grid,
     label_time,
     period_mask,
     regional_glacier_mass,

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import datadir
 from ..datadir import DatasetNotFoundError, is_synthetic
 from ..geometry import MasconGrid, grid_of_solution
 from ..inputs import gia_rates
 from ..love_numbers import load_love_numbers
-from ..priors import load_soil_moisture, regrid_to_cells
+from ..glacier_regions import glacier_area_cells
+from ..priors import load_soil_moisture
 from ..regions import (
     area_fraction_weights,
     load_regions,
@@ -72,24 +72,6 @@ class Context:
     gia_trends: xr.DataArray | None  # (model, region) Gt/yr of the glacier-trend change per GIA model
     synthetic: bool
     notes: list = field(default_factory=list)
-
-
-def glacier_area_cells(data_dir, grid) -> np.ndarray:
-
-    path = datadir.dataset_files("rgi6_glacier_area", data_dir, match="rgi6_glacier_area_0.5deg.nc")[0]
-    with xr.open_dataset(path) as ds:
-        var = "Area" if "Area" in ds else list(ds.data_vars)[0]
-        da = crop_to_grid(ds[var], grid).load()
-    return np.nan_to_num(regrid_to_cells(da, grid, extensive=True, source=str(path)))
-
-
-def crop_to_grid(da, grid, margin=1.0):
-    """Cut a global lat/lon grid to the mascon box plus ``margin`` degrees (regridding cost)."""
-    latn = next(n for n in ("lat", "latitude", "y") if n in da.dims)
-    lonn = next(n for n in ("lon", "longitude", "x") if n in da.dims)
-    da = da.sortby(latn).sortby(lonn)
-    return da.sel({latn: slice(grid.lat.min() - margin, grid.lat.max() + margin),
-                   lonn: slice(grid.lon.min() - margin, grid.lon.max() + margin)})
 
 
 def gia_regional_trends(data_dir, grid, weights, nmax=96) -> xr.DataArray | None:

@@ -1,0 +1,181 @@
+"""A region's GRACE glacier trend beside Hugonnet et al. (2021) (issue 14, "Beyond High Mountain Asia").
+
+:func:`region_table` reads a solution file of any region (``hma-mascon solve --region NAME``) and its data
+directory and gives, for each Hugonnet period that GRACE covers, the trend of the region's glacier mass
+(the glacier signal summed over the region's glacier cells, :func:`hma_mascon.glacier_regions.glacier_cell_weights`)
+with its 95 % error, beside the Hugonnet rate of the region's RGI codes with its error, and whether
+they agree within the combined 95 % errors.
+
+The GRACE error is that of the HMA regional trends (:func:`hma_mascon.reproduction.stated_errors`,
+METHODS.md §10.2 plus issue 11): 1.96 sqrt(σ_fit² + σ_GIA² + σ_bias²) with σ_GIA the spread of the three
+GIA models on the same cells and σ_bias the prior-expected regularization bias the solve stored
+(``glacier_trend_bias_sd``, rescaled to the period's months), then the damping of a prior-shaped trend
+(``glacier_prior_trend_recovered`` - ``glacier_prior_trend``) in quadrature. The Hugonnet error is the
+table's ``err_dmdt`` (Hugonnet et al. 2021 state 95 % confidence intervals), summed in quadrature
+over RGI codes.
+
+Two diagnostics for what differs from HMA: the trend of the total field over the sea cells of the box
+(``land_mask`` 0; mass the solve put in the ocean next to the glaciers) and over the land cells without
+glacier, in Gt/yr.
+
+Written by hand: the comparison's bookkeeping; trends come from :func:`hma_mascon.timeseries.trend_with_error`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .constants import RHO_WATER
+from .geometry import grid_of_solution
+from .glacier_regions import HUGONNET_PERIODS, REGIONS, glacier_area_cells, hugonnet_rates
+from .inputs import gia_rates
+from .love_numbers import load_love_numbers
+from .timeseries import decimal_year, trend_with_error
+
+__all__ = ["region_of", "glacier_mass_series", "region_table", "read_region_cache",
+           "reading_notes"]
+
+
+def region_of(sol) -> str:
+    """The region a solution was solved for (its ``param_region`` attribute; ``hma`` for older files)."""
+    name = str(sol.attrs.get("param_region", "hma"))
+    if name not in REGIONS:
+        raise ValueError(f"the solution names region {name!r}, not one of {', '.join(REGIONS)}")
+    return name
+
+
+def _cells(sol, data_dir):
+    grid = grid_of_solution(sol)
+    inner = np.asarray(sol["is_buffer"].values, bool).ravel() == 0 if "is_buffer" in sol else np.ones(grid.size, bool)
+    if "glacier_area" in sol:
+        area_km2 = np.nan_to_num(np.asarray(sol["glacier_area"].values, float).ravel()) / 1e6
+    else:
+        area_km2 = glacier_area_cells(data_dir, grid)
+    return grid, inner, area_km2
+
+
+def glacier_mass_series(sol, data_dir, var="glacier_lwe_thickness", cells=None) -> xr.DataArray:
+    """Mass anomaly [Gt] of ``var`` summed over ``cells`` (default: the region's glacier cells)."""
+    grid, inner, area_km2 = _cells(sol, data_dir)
+    if cells is None:
+        cells = inner & (area_km2 > 0)
+    x = np.asarray(sol[var].transpose("time", "lat", "lon").values, float).reshape(sol.sizes["time"], -1) / 100.0
+    mass = np.nansum(x[:, cells] * grid.area[cells], axis=1) * RHO_WATER / 1e12
+    mass[~np.all(np.isfinite(x[:, cells]), axis=1)] = np.nan
+    return xr.DataArray(mass, dims=("time",), coords={"time": sol["time"].values}, name="glacier_mass",
+                        attrs={"units": "Gt"})
+
+
+def _period_months(sol, first, last):
+    tt = pd.DatetimeIndex(np.asarray(sol["time"].values))
+    return np.asarray((tt >= pd.Timestamp(first)) & (tt < pd.Timestamp(last) + pd.offsets.MonthBegin(1)))
+
+
+def region_table(sol, data_dir, nmax: int | None = None) -> pd.DataFrame:
+    """GRACE glacier trend of the solution's region beside the Hugonnet rate, per period.
+
+    Parameters
+    ----------
+    sol : xarray.Dataset
+        A solution of :func:`hma_mascon.pipeline.run_solution` with the glacier signal.
+    data_dir : path-like
+        The real data directory it was solved from (Hugonnet table, GIA models, RGI area).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the period label; columns ``months``, ``grace_trend`` and ``grace_error95`` [Gt/yr] (and
+        its parts ``sigma_fit``, ``sigma_gia``, ``sigma_bias``, ``damping``), ``hugonnet``,
+        ``hugonnet_error95``, ``difference``, ``combined_error95``, ``agree`` (bool), ``sea_trend`` and
+        ``land_no_glacier_trend`` [Gt/yr], ``glacier_area_km2`` (cells summed) and ``rgi_area_km2``
+        (the table's).
+    """
+    region = REGIONS[region_of(sol)]
+    grid, inner, area_km2 = _cells(sol, data_dir)
+    glacier = inner & (area_km2 > 0)
+    nmax = int(sol.attrs.get("param_nmax", 96)) if nmax is None else nmax
+    rates = gia_rates(data_dir, grid, load_love_numbers(nmax), nmax)
+    # the glacier signal subtracts the GIA rate, so model k moves the sum's trend by -sum(rate_k)
+    gia_sums = np.array([-np.sum(r[glacier] * grid.area[glacier]) * RHO_WATER / 1e12 for r in rates.values()])
+    series = glacier_mass_series(sol, data_dir, cells=glacier)
+    land = np.asarray(sol["land_mask"].values).ravel() if "land_mask" in sol else None
+    t_all = (np.asarray(sol["decimal_year"].values, float) if "decimal_year" in sol.coords
+             else decimal_year(sol["time"].values))
+    ok_all = np.isfinite(series.values)
+    bias_all = float(sol["glacier_trend_bias_sd"].values[0]) if "glacier_trend_bias_sd" in sol else 0.0
+    var_all = float(sol.attrs.get("trend_bias_time_variance", np.var(t_all[ok_all])))
+    damping = 0.0
+    if "glacier_prior_trend" in sol and "glacier_prior_trend_recovered" in sol:
+        d = (np.asarray(sol["glacier_prior_trend_recovered"].values, float).ravel()
+             - np.asarray(sol["glacier_prior_trend"].values, float).ravel()) / 100.0
+        damping = float(np.sum(d[glacier] * grid.area[glacier]) * RHO_WATER / 1e12)
+    hug = hugonnet_rates(data_dir, region.rgi)
+    rows = []
+    for period, (label, first, last) in HUGONNET_PERIODS.items():
+        sel = _period_months(sol, first, last) & ok_all
+        if sel.sum() < 24 or period not in hug.index:
+            continue
+        t = t_all[sel]
+        trend, err, info = trend_with_error(t, series.values[sel], gia_trends=gia_sums if len(gia_sums) > 1 else None)
+        sigma_bias = bias_all * np.sqrt(var_all / np.var(t))
+        random95 = float(np.hypot(err, 1.96 * sigma_bias))
+        err95 = float(np.hypot(random95, damping))
+        h, he = float(hug.loc[period, "dmdt"]), float(hug.loc[period, "err_dmdt"])
+        row = {"period": label, "months": int(sel.sum()), "grace_trend": float(trend), "grace_error95": err95,
+               "sigma_fit": float(info["sigma_fit"]), "sigma_gia": float(info["sigma_gia"]),
+               "sigma_bias": float(sigma_bias), "damping": damping, "hugonnet": h, "hugonnet_error95": he,
+               "difference": float(trend) - h, "combined_error95": float(np.hypot(err95, he)),
+               "glacier_area_km2": float(area_km2[glacier].sum()), "rgi_area_km2": float(hug.loc[period, "area_km2"])}
+        row["agree"] = bool(abs(row["difference"]) <= row["combined_error95"])
+        if land is not None:
+            for name, cells in (("sea_trend", inner & (land == 0)), ("land_no_glacier_trend",
+                                                                    inner & (land == 1) & (area_km2 <= 0))):
+                s = glacier_mass_series(sol, data_dir, var="lwe_thickness", cells=cells).values[sel]
+                row[name] = float(trend_with_error(t, s)[0]) if cells.any() else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("period")
+
+
+def read_region_cache(directory, source: str = "csr"):
+    """The committed run of ``scripts/run_regions.py`` (``regions_real_<source>.csv/.nc/.json``), or None.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict, dict) or None
+        The comparison (one row per region and period), ``{region: xarray.Dataset}`` (trend map,
+        glacier area, land mask, buffer flag, glacier-mass series) and the sidecar's record.
+    """
+    stem = Path(directory) / f"regions_real_{source}"
+    csv, nc = stem.with_suffix(".csv"), stem.with_suffix(".nc")
+    if not (csv.is_file() and nc.is_file()):
+        return None
+    try:
+        table = pd.read_csv(csv)
+        with netCDF4.Dataset(nc) as f:
+            names = list(f.groups)
+        groups = {name: xr.load_dataset(nc, group=name) for name in names}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{stem}: cannot read the cached regions ({exc})") from exc
+    side = stem.with_suffix(".json")
+    meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
+    return table, groups, meta
+
+
+def reading_notes(table: pd.DataFrame, period_prefix: str = "2006") -> str:
+    """One Markdown bullet per region of a :func:`region_table`-like table (column ``region``): whether
+    GRACE agrees with Hugonnet over the period starting ``period_prefix``, the difference, the
+    combined error and the trend the box's sea cells carry."""
+    rows = table[table["period"].astype(str).str.startswith(period_prefix)]
+    notes = []
+    for r in rows.itertuples(index=False):
+        verdict = "agrees" if abs(r.difference) <= r.combined_error95 else "does not agree"
+        sea = f"; the sea cells of the box carry {r.sea_trend:+.1f} Gt/yr" if hasattr(r, "sea_trend") else ""
+        notes.append(f"- **{REGIONS[r.region].title}** {verdict}: the difference is {r.difference:+.1f} Gt/yr "
+                     f"against a combined 95 % error of {r.combined_error95:.1f}{sea}.")
+    return "\n".join(notes)

@@ -1,0 +1,109 @@
+"""Glacier regions beyond HMA (issue 14): the region table through the parameter table, the Hugonnet
+rates and the rate-only prior they make, and the comparison of a region's solution with them."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from hma_mascon.errors import InputError
+from hma_mascon.geometry import mascon_grid
+from hma_mascon.glacier_regions import (
+    PRIOR_PERIOD,
+    REGIONS,
+    glacier_area_cells,
+    glacier_cell_weights,
+    hugonnet_prior,
+    hugonnet_rate_grid,
+    hugonnet_rates,
+)
+from hma_mascon.inputs import prepare
+from hma_mascon.params import resolve
+from hma_mascon.pipeline import warn_small_box
+from hma_mascon.priors import PriorComponent, hugonnet_comparison, without_cells
+from hma_mascon.synthetic import ensure_synthetic_data_dir
+
+
+def test_a_region_sets_its_rows_under_the_users_values():
+    s = resolve("default", {"region": "alaska"})
+    assert s["box"] == REGIONS["alaska"].values["box"] and s["prior_glacier"] == "hugonnet"
+    assert s["kernel"] == "closed" and s["mascon_buffer_deg"] == 5.0
+    s = resolve("default", {"region": "alaska", "kernel": "truncated", "box": "-150 -140 58 64"})
+    assert s["kernel"] == "truncated" and s["box"] == (-150.0, -140.0, 58.0, 64.0)
+    assert resolve("default")["region"] == "hma" and resolve("default")["box"] == (65.0, 105.0, 26.0, 47.0)
+    # the preset's own rows stand where the region is silent
+    assert resolve("paper", {"region": "svalbard"})["prior_rule"] == "A"
+
+
+def test_the_new_regions_follow_the_small_box_rules():
+    for name, region in REGIONS.items():
+        if name == "hma":
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warn_small_box(resolve("default", {"region": name}))  # no warning fires
+        assert region.why and region.rgi
+
+
+def test_uniform_specific_rate_conserves_the_regional_mass():
+    rng = np.random.default_rng(1)
+    cell = rng.uniform(2e9, 3e9, 50)
+    area = np.where(rng.uniform(size=50) < 0.4, rng.uniform(0, 500, 50), 0.0)  # km2
+    rate = hugonnet_rate_grid(area, cell, -700.0)
+    # sum of EWH rate x cell area x rho_w = specific rate x glacier area, exactly
+    np.testing.assert_allclose(np.sum(rate * cell) * 1000.0, -700.0 * area.sum() * 1e6, rtol=1e-12)
+    assert np.all(rate[area == 0] == 0) and np.all(rate[area > 0] < 0)
+    with pytest.raises(ValueError, match="exceeds"):
+        hugonnet_rate_grid(np.array([4000.0]), np.array([2e9]), -700.0)
+
+
+def test_glacier_cell_weights_exclude_the_buffer():
+    w = glacier_cell_weights(np.array([0.0, 3.0, 5.0, np.nan]), np.array([False, False, True, False]), "X")
+    assert w.dims == ("region", "cell") and list(w["region"].values) == ["X"]
+    np.testing.assert_array_equal(w.values[0], [0, 1, 0, 0])
+
+
+@pytest.mark.realdata
+def test_hugonnet_rates_sum_the_rgi_codes(data_dir):
+    hma = hugonnet_rates(data_dir, (13, 14, 15))
+    ref = hugonnet_comparison(data_dir).set_index("period")
+    np.testing.assert_allclose(hma["dmdt"], ref.loc[hma.index, "dmdt_gt_per_yr"], rtol=1e-12)
+    np.testing.assert_allclose(hma["err_dmdt"], ref.loc[hma.index, "err_gt_per_yr"], rtol=1e-12)
+    ak = hugonnet_rates(data_dir, (1,)).loc[PRIOR_PERIOD]
+    assert ak["dmdt"] == pytest.approx(-66.61) and 80e3 < ak["area_km2"] < 95e3  # RGI 01: 86,725 km2
+    with pytest.raises(InputError, match="RGI region"):
+        hugonnet_rates(data_dir, (99,))
+
+
+@pytest.mark.realdata
+def test_hugonnet_prior_of_alaska_carries_the_table_rate_on_the_box_glaciers(data_dir):
+    s = resolve("default", {"region": "alaska"})
+    grid = mascon_grid(s["box"], 0.5, s["mascon_buffer_deg"])
+    comp = hugonnet_prior(data_dir, grid, REGIONS["alaska"].rgi)
+    info = comp.attrs
+    # the box holds 98 % of RGI 01's area (Aleutian glaciers west of 168 W are outside, a few of RGI 02 inside)
+    assert 0.9 < info["grid_area_km2"] / info["table_area_km2"] < 1.05
+    assert info["grid_total_gt"] == pytest.approx(info["dmdtda_kg_m2_yr"] * info["grid_area_km2"] / 1e6, rel=1e-9)
+    area = glacier_area_cells(data_dir, grid)
+    assert np.all(comp.rate[area == 0] == 0) and np.all(comp.rms[area > 0] > 0)
+    assert "Hugonnet" in comp.substitute and "01" in comp.substitute
+
+
+def test_the_synthetic_world_refuses_other_regions():
+    with pytest.raises(InputError, match="High Mountain Asia only"):
+        prepare(ensure_synthetic_data_dir(), resolve("default", {"region": "alaska"}), priors=False, gia=False,
+                soil_moisture=False)
+
+
+def test_without_cells_zeroes_the_variance_only_there():
+    m = 5
+    comp = PriorComponent("hydrology", None, np.full(m, 0.05), np.full((12, m), 0.002), source="grace",
+                          substitute="filtered GRACE", rate=np.full(m, -0.01))
+    sea = np.array([True, False, False, True, False])
+    out = without_cells(comp, sea, "sea cells")
+    np.testing.assert_array_equal(out.rms, [0, 0.05, 0.05, 0, 0.05])
+    assert np.all(out.seasonal_second_moment[:, sea] == 0) and np.all(out.seasonal_second_moment[:, ~sea] == 0.002)
+    np.testing.assert_array_equal(out.rate, [0, -0.01, -0.01, 0, -0.01])
+    assert out.substitute.endswith("zero on 2 sea cells") and comp.rms[0] == 0.05  # the input is unchanged
