@@ -11,7 +11,8 @@ since (:data:`PRODUCT_ADDITIONS`, issue 14) are the only new variables allowed.
 
 Regenerated for issue 11 ("Earn the 0.5° resolution"): the new default (prior correlated within each
 prior component, truncated kernel, 2 deg buffer default) and the trend-bias variables changed the
-results on purpose.
+results on purpose. Regenerated again for issue 11's per-cell error calibration
+(``cell_bias_calibration`` = 0.5 scales the regularization-bias part of the per-cell trend errors).
 
 A deliberate change of the results (a new default, a new synthetic world) regenerates the reference
 (``python tests/test_regression.py``) and says so in its commit; the synthetic world's generator
