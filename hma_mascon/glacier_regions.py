@@ -71,12 +71,15 @@ class GlacierRegion:
     rgi: tuple
     values: dict = field(default_factory=dict)
     why: str = ""
+    #: what the region's glacier mass sums: "glacier cells" (the box's cells with RGI glacier area,
+    #: buffer excluded) or "himap" (the paper's 16 HiMAP region polygons, chapter 7; HMA only)
+    glacier_sum: str = "glacier cells"
 
 
 REGIONS: dict[str, GlacierRegion] = {
     r.name: r for r in (
         GlacierRegion("hma", "High Mountain Asia", (13, 14, 15), {},
-                      "the paper's region: the default box, priors and HiMAP regions"),
+                      "the paper's region: the default box, priors and HiMAP regions", glacier_sum="himap"),
         GlacierRegion("alaska", "Alaska", (1,), {"box": (-168.0, -130.0, 54.0, 66.0), "prior_glacier": "hugonnet",
                                                  **_SMALL_BOX, **_COAST},
                       "the region the paper names; the largest glacier loss outside the ice sheets "

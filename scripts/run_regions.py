@@ -6,11 +6,13 @@ Usage::
                                    [--solutions DIR]
 
 For each region, ``hma-mascon solve --region NAME`` (default preset, all months) writes its product to
-``--solutions`` (kept: a rerun reuses a finished solution, so an interruption loses one region at
-most), then :func:`hma_mascon.region_validation.region_table` compares its glacier trend with
+``--solutions`` (kept, with its wall time in a ``.seconds`` file beside it: a rerun reuses a finished
+solution, so an interruption loses one solve at most), then :func:`hma_mascon.region_validation.region_table` compares its glacier trend with
 Hugonnet et al. (2021). Written to ``reproduction/``:
 
-* ``regions_real_<source>.csv``: the comparison, one row per region and Hugonnet period;
+* ``regions_real_<source>.csv``: the comparison, one row per region, variant and Hugonnet period. The
+  regions that pin their sea cells (``sea_hydrology=none``) are also solved without that rule
+  (variant ``sea_hydrology=prior``), so that the chapter can show what the rule does;
 * ``regions_real_<source>.nc``: one netCDF group per region with the glacier-trend map [cm/yr], the
   RGI glacier area, the land mask and the monthly glacier-mass series [Gt] (small: 0.5° grids);
 * ``regions_real_<source>.json``: commit, date, settings and the wall time of each solve.
@@ -26,14 +28,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
 from hma_mascon.glacier_regions import REGIONS
 from hma_mascon.output import read_solution, write_solution
 from hma_mascon.pipeline import run_solution
-from hma_mascon.region_validation import glacier_mass_series, region_table
+from hma_mascon.region_validation import region_group, region_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,28 +63,30 @@ def main(argv=None) -> int:
     tmp = nc.with_suffix(".nc.part")
     tmp.unlink(missing_ok=True)
     for name in args.regions:
-        path = sols / f"{name}_{args.source}.nc"
-        if not path.is_file():
-            t0 = time.perf_counter()
-            ds = run_solution(args.data_dir, "default", region=name, source=args.source, progress=True)
-            write_solution(ds, path)
-            runtimes[name] = round(time.perf_counter() - t0, 1)
-            print(f"{name}: solved in {runtimes[name]:.0f} s -> {path}", flush=True)
-        sol = read_solution(path)
-        tab = region_table(sol, args.data_dir).reset_index()
-        tab.insert(0, "region", name)
-        tables.append(tab)
-        series = glacier_mass_series(sol, args.data_dir)
-        group = xr.Dataset({
-            "glacier_trend": sol["glacier_lwe_thickness_trend"],
-            "glacier_area": sol["glacier_area"],
-            "land_mask": sol["land_mask"] if "land_mask" in sol else xr.zeros_like(sol["glacier_area"]),
-            "is_buffer": sol["is_buffer"],
-            "glacier_mass": series,
-        }, attrs={"region": name, "title": REGIONS[name].title, "box": str(tuple(REGIONS[name].values.get(
-            "box", sol.attrs.get("param_box", "")))), "source": args.source})
-        group.to_netcdf(tmp, mode="a" if tmp.exists() else "w", group=name)
-        print(tab.round(2).to_string(), flush=True)
+        variants = [("region preset", {})]
+        if REGIONS[name].values.get("sea_hydrology") == "none":  # the sea rule, and without it
+            variants.append(("sea_hydrology=prior", {"sea_hydrology": "prior"}))
+        for label, extra in variants:
+            suffix = "".join(f"_{k}-{v}" for k, v in extra.items())
+            path = sols / f"{name}_{args.source}{suffix}.nc"
+            if not path.is_file():
+                t0 = time.perf_counter()
+                ds = run_solution(args.data_dir, "default", region=name, source=args.source, progress=True, **extra)
+                write_solution(ds, path)
+                seconds = round(time.perf_counter() - t0, 1)
+                path.with_suffix(".seconds").write_text(f"{seconds}\n")
+                print(f"{name} {label}: solved in {seconds:.0f} s -> {path}", flush=True)
+            timing = path.with_suffix(".seconds")
+            runtimes[f"{name} ({label})"] = float(timing.read_text()) if timing.is_file() else None
+            sol = read_solution(path)
+            tab = region_table(sol, args.data_dir).reset_index()
+            tab.insert(0, "region", name)
+            tab.insert(1, "variant", label)
+            tables.append(tab)
+            if not extra:
+                group = region_group(sol, args.data_dir)
+                group.to_netcdf(tmp, mode="a" if tmp.exists() else "w", group=name)
+            print(tab.round(2).to_string(), flush=True)
     table = pd.concat(tables, ignore_index=True)
     table.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
     tmp.replace(nc)

@@ -23,7 +23,7 @@ from hma_mascon import book
 from hma_mascon.book import build as book_build
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = [nb for nb in book.toc_notebooks(ROOT)]
+CHAPTERS = [nb for nb in book.toc_notebooks(ROOT)] + book.toc_notebooks(ROOT, book_build.REGION_TOC)
 CHAPTER_IDS = [nb.stem for nb in CHAPTERS]
 #: tags that keep a code cell's input out of the reader's way (shown on request or not at all)
 QUIET = {"hide-input", "remove-input", "remove-cell"}

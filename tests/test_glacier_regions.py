@@ -107,3 +107,33 @@ def test_without_cells_zeroes_the_variance_only_there():
     assert np.all(out.seasonal_second_moment[:, sea] == 0) and np.all(out.seasonal_second_moment[:, ~sea] == 0.002)
     np.testing.assert_array_equal(out.rate, [0, -0.01, -0.01, 0, -0.01])
     assert out.substitute.endswith("zero on 2 sea cells") and comp.rms[0] == 0.05  # the input is unchanged
+
+
+@pytest.mark.realdata
+def test_a_region_book_solves_compares_and_writes_a_cf_product(data_dir, tmp_path, cf_check):
+    """``hma-mascon book --region svalbard`` (two years, no HTML) builds the region page, not the HMA
+    chapters; its solution is Svalbard's, compares with Hugonnet on every period with 24 months, and
+    written as the product it passes the CF-1.8 check."""
+    import nbformat
+    import xarray as xr
+
+    from hma_mascon.book.build import run_book
+    from hma_mascon.output import write_solution
+    from hma_mascon.region_validation import region_table
+
+    result = run_book(data_dir=data_dir, parameters={"region": "svalbard", "period_start": "2009-01",
+                                                      "period_end": "2010-12"},
+                      out_dir=tmp_path, build_html=False, progress=False)
+    assert [p.name for p in result.notebooks] == ["region.ipynb"]
+    page = nbformat.read(result.executed_dir / "book" / "region.ipynb", as_version=4)
+    text = nbformat.writes(page)
+    assert "Svalbard" in text and "reference periods" in text and "Traceback" not in text
+    (path,) = (tmp_path / "_build" / ".hma_cache").glob("solution-*.nc")
+    with xr.open_dataset(path) as ds:
+        sol = ds.load()
+    assert sol.attrs["param_region"] == "svalbard" and sol.attrs["param_sea_hydrology"] == "none"
+    assert cf_check(write_solution(sol, tmp_path / "svalbard.nc")) == []
+    table = region_table(sol, data_dir)
+    assert len(table) >= 1 and (table["months"] >= 24).all()
+    assert np.all(np.isfinite(table["grace_trend"])) and np.all(table["grace_error95"] > 0)
+    assert table["hugonnet"].lt(0).all()  # Svalbard's glaciers lose mass in every Hugonnet period

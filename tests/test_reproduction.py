@@ -263,6 +263,31 @@ def test_committed_ledgers_read_and_compare(tmp_path):
     assert read_committed_ledgers(tmp_path / "absent") == {}
 
 
+def test_committed_sensitivity_reads_and_is_centred(tmp_path):
+    """The committed real-data sensitivity holds every factor of issue 14 around one centre, the GIA
+    model rows differ from the centre only by the models' regional sums, and a file without a centre
+    is refused by name."""
+    from pathlib import Path
+
+    from hma_mascon.reproduction import read_sensitivity
+
+    repo = Path(__file__).resolve().parents[1] / "reproduction"
+    got = read_sensitivity(repo)
+    if got is not None:
+        table, meta = got
+        factors = set(table.index.get_level_values("factor"))
+        assert {"centre", "preset", "data centre", "GIA model", "altitude [km]", "prior floor [m]"} <= factors
+        assert table.loc[("preset", "default"), "change"] == pytest.approx(0.0, abs=1e-9)
+        gia = table.loc["GIA model"]
+        assert gia["change"].abs().max() > 0  # the models differ over HMA
+        assert (gia["seconds"] == 0).all()  # no solve behind them
+        assert np.all(np.isfinite(table["HMA"])) and meta["month_step"] >= 1
+    (tmp_path / "sensitivity_real_csr.csv").write_text("factor,value,HMA,HMA error95\npreset,paper,-20,3\n")
+    with pytest.raises(ValueError, match="sensitivity_real_csr.csv.*centre"):
+        read_sensitivity(tmp_path)
+    assert read_sensitivity(tmp_path / "absent") is None
+
+
 def test_soil_moisture_trend_table_against_the_world(world):
     """The soil-moisture omission per region equals the trend of the GLDAS-like stand-in summed over
     the region; on a directory without the product it is None."""

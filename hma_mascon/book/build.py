@@ -31,11 +31,15 @@ from .reader import find_chromium, read_book
 __all__ = ["BOOK_ROOT", "toc_files", "toc_notebooks", "is_myst_notebook", "staged_name", "convert_to_ipynb",
            "hide_plumbing", "stage_book", "default_jobs", "run_notebooks", "install_mathjax", "find_external_urls",
            "strip_external_links", "execute_notebook", "BookResult", "run_book", "read_as_a_reader",
-           "register_cli"]
+           "register_cli", "REGION_TOC"]
 
 
 #: Where the book's source lives: the repository root holds _config.yml and _toc.yml.
 BOOK_ROOT = Path(__file__).resolve().parents[2]
+
+#: The table of contents of a region book (``--region`` other than ``hma``): the HMA chapters need
+#: inputs that exist offline for High Mountain Asia only (ASTER tiles, stations, HiMAP regions).
+REGION_TOC = "_toc_region.yml"
 
 #: Files of MathJax 3 (npm package ``mathjax``, relative to its ``es5/``) copied into the book.
 MATHJAX_FILES = ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "a11y",
@@ -89,8 +93,8 @@ def is_myst_notebook(path: str | Path) -> bool:
     return end > 0 and "kernelspec:" in text[:end]
 
 
-def toc_notebooks(root: str | Path = BOOK_ROOT) -> list[Path]:
-    """The notebooks of the table of contents, relative to ``root``, in order.
+def toc_notebooks(root: str | Path = BOOK_ROOT, toc: str = "_toc.yml") -> list[Path]:
+    """The notebooks of the table of contents ``toc``, relative to ``root``, in order.
 
     A chapter is a MyST Markdown notebook (``book/NN_name.md``, edited directly, in Jupyter with
     jupytext or in any editor) or an ``.ipynb``; :func:`run_book` converts the Markdown ones to
@@ -98,7 +102,7 @@ def toc_notebooks(root: str | Path = BOOK_ROOT) -> list[Path]:
     """
     root = Path(root)
     out = []
-    for entry in toc_files(root):
+    for entry in toc_files(root, toc):
         candidate = Path(entry)
         if candidate.suffix == "":
             if (root / candidate.with_suffix(".ipynb")).is_file():
@@ -231,13 +235,14 @@ def strip_external_links(html_dir: str | Path) -> int:
     return count
 
 
-def stage_book(root: Path, staged: Path) -> None:
-    """Copy the book source (config, toc, ``book/``, the committed ``reproduction/`` ledgers) into ``staged``."""
+def stage_book(root: Path, staged: Path, toc: str = "_toc.yml") -> None:
+    """Copy the book source (config, ``toc`` as ``_toc.yml``, ``book/``, the committed ``reproduction/``
+    ledgers) into ``staged``."""
     if staged.exists():
         shutil.rmtree(staged)
     staged.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, staged / name)
+    shutil.copy2(root / "_config.yml", staged / "_config.yml")
+    shutil.copy2(root / toc, staged / "_toc.yml")
     ignore = shutil.ignore_patterns("_executed", ".ipynb_checkpoints", "__pycache__", "_build")
     shutil.copytree(root / "book", staged / "book", ignore=ignore)
     for extra in ("references.bib",):
@@ -418,10 +423,14 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
         params.setdefault("data", "real")
         params["data_dir"] = str(data_dir)
     params = validate_parameters(params)
+    toc = "_toc.yml" if params["region"] == "hma" else REGION_TOC
+    if toc != "_toc.yml" and params["data"] != "real":
+        raise ParameterError(f"region {params['region']!r}: the synthetic world covers High Mountain Asia only; "
+                             "pass the real data directory (--data-dir or HMA_MASCON_DATA)")
     params["data_dir"] = resolve_book_data_dir(params)
     build = Path(out_dir).resolve() / "_build" if out_dir else root / "_build"
     staged = build / "_executed"
-    notebooks = [staged_name(nb) for nb in toc_notebooks(root)]
+    notebooks = [staged_name(nb) for nb in toc_notebooks(root, toc)]
     if only is not None:
         chosen = select_notebooks(notebooks, only)
         # keep the executed copies of the other notebooks from an earlier run
@@ -430,7 +439,7 @@ def run_book(*, data_dir: str | Path | None = None, parameters: dict | None = No
         notebooks = chosen
     else:
         kept = {}
-    stage_book(root, staged)
+    stage_book(root, staged, toc)
     for nb, content in kept.items():
         (staged / nb).write_bytes(content)
     env = {"HMA_MASCON_CACHE": str(build / ".hma_cache"), "HMA_MASCON_COMMIT": git_commit(root),

@@ -29,7 +29,8 @@ from .context import (
 )
 from .trends import max_cell_trends, regional_trend_table, table4
 
-__all__ = ["paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "committed_ledger_comparison"]
+__all__ = ["paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "committed_ledger_comparison",
+           "read_configuration_scores", "read_sensitivity"]
 
 
 def _input_reasons(ctx: Context) -> dict:
@@ -209,3 +210,34 @@ def read_configuration_scores(directory):
     meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
     keep = [c for c in table.columns if c not in ("preset", "overrides", "tests")]
     return table[keep].T, meta
+
+
+def read_sensitivity(directory):
+    """The committed one-at-a-time sensitivity of the real-data HMA trend (issue 14), or None.
+
+    ``sensitivity_real_csr.csv`` (written by ``scripts/run_sensitivity.py``: one Dask ensemble per
+    factor around the default preset on CSR) and its ``.json`` sidecar.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict) or None
+        Rows indexed by (factor, value): ``HMA``, ``HMA error95``, ``change`` (HMA minus the
+        centre's) and every region's trend [Gt/yr], ``seconds``, ``peak_memory_mb``; the sidecar.
+    """
+    path = Path(directory) / "sensitivity_real_csr.csv"
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, dtype={"value": str})
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the sensitivity table ({exc})") from exc
+    missing = {"factor", "value", "HMA", "HMA error95"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: not a sensitivity table, columns {sorted(missing)} missing")
+    centre = table.loc[table["factor"] == "centre", "HMA"]
+    if centre.size != 1:
+        raise ValueError(f"{path}: expected one 'centre' row, found {centre.size}")
+    table.insert(table.columns.get_loc("HMA error95") + 1, "change", table["HMA"] - float(centre.iloc[0]))
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
+    return table.set_index(["factor", "value"]), meta
