@@ -39,13 +39,15 @@ import xarray as xr
 from .constants import RHO_WATER
 from .geometry import grid_of_solution
 from .glacier_regions import HUGONNET_PERIODS, REGIONS, glacier_area_cells, hugonnet_rates
-from .inputs import gia_rates
+from .inputs import filtered_grace_ewh, gia_rates, read_grace
 from .love_numbers import load_love_numbers
 from .reproduction import prepare as prepare_context
 from .reproduction import regional_trend_table
+from .params import resolve
+from .stokes import anomalies
 from .timeseries import decimal_year, trend_with_error
 
-__all__ = ["region_of", "glacier_mass_series", "region_table", "region_group", "read_region_cache",
+__all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "region_table", "region_group", "read_region_cache",
            "reading_notes"]
 
 
@@ -80,11 +82,43 @@ def glacier_mass_series(sol, data_dir, var="glacier_lwe_thickness", cells=None) 
 
 
 def _period_months(sol, first, last):
-    tt = pd.DatetimeIndex(np.asarray(sol["time"].values))
+    return _months_between(sol["time"].values, first, last)
+
+
+def _months_between(time, first, last):
+    tt = pd.DatetimeIndex(np.asarray(time))
     return np.asarray((tt >= pd.Timestamp(first)) & (tt < pd.Timestamp(last) + pd.offsets.MonthBegin(1)))
 
 
-def region_table(sol, data_dir, nmax: int | None = None) -> pd.DataFrame:
+def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
+    """What the data say before any inversion: filtered GRACE mass [Gt] over the solution's box.
+
+    The Level-2 series of the solution's settings (:func:`hma_mascon.inputs.read_grace`, anomalies
+    over the whole series), DDK5 and a 200 km Gaussian (:func:`hma_mascon.inputs.filtered_grace_ewh`,
+    the hydrology-prior substitute's filter), summed over the inner cells (buffer excluded), land and
+    sea alike, with the first GIA model removed as in the glacier signal. Filtering leaks part of the
+    signal out of the box, so this is a lower bound of the size of a box-wide loss, not an estimate.
+
+    Returns
+    -------
+    (time (datetime64), mass [Gt], GIA trend removed [Gt/yr])
+    """
+    settings = resolve("default", {k.removeprefix("param_"): v for k, v in sol.attrs.items()
+                                   if k.startswith("param_") and k.removeprefix("param_") in ("region", "source")})
+    stokes = anomalies(read_grace(data_dir, settings))
+    grid = grid_of_solution(sol)
+    inner = np.asarray(sol["is_buffer"].values, bool).ravel() == 0 if "is_buffer" in sol else np.ones(grid.size, bool)
+    nmax = int(sol.attrs.get("param_nmax", 96))
+    love = load_love_numbers(nmax)
+    ewh = filtered_grace_ewh(stokes, grid, love, nmax)
+    t = decimal_year(stokes["time"].values)
+    rates = list(gia_rates(data_dir, grid, love, nmax).values())
+    gia = float(np.sum(rates[0][inner] * grid.area[inner]) * RHO_WATER / 1e12) if rates else 0.0
+    mass = np.sum(ewh[:, inner] * grid.area[inner], axis=1) * RHO_WATER / 1e12 - gia * (t - t.mean())
+    return stokes["time"].values, mass, gia
+
+
+def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False) -> pd.DataFrame:
     """GRACE glacier trend of the solution's region beside the Hugonnet rate, per period.
 
     Parameters
@@ -101,7 +135,9 @@ def region_table(sol, data_dir, nmax: int | None = None) -> pd.DataFrame:
         its parts ``sigma_fit``, ``sigma_gia``, ``sigma_bias``, ``damping``), ``hugonnet``,
         ``hugonnet_error95``, ``difference``, ``combined_error95``, ``agree`` (bool), ``sea_trend`` and
         ``land_no_glacier_trend`` [Gt/yr], ``glacier_area_km2`` (cells summed) and ``rgi_area_km2``
-        (the table's).
+        (the table's); with ``filtered``, ``filtered_box_trend`` and ``gia_box_trend`` [Gt/yr]
+        (:func:`filtered_box_series`: the box's filtered GRACE trend, GIA removed, and the GIA trend
+        removed).
     """
     region = REGIONS[region_of(sol)]
     grid, inner, area_km2 = _cells(sol, data_dir)
@@ -124,6 +160,7 @@ def region_table(sol, data_dir, nmax: int | None = None) -> pd.DataFrame:
         damping = float(np.sum(d[glacier] * grid.area[glacier]) * RHO_WATER / 1e12)
     hug = hugonnet_rates(data_dir, region.rgi)
     himap = prepare_context(sol, data_dir) if region.glacier_sum == "himap" else None
+    box = filtered_box_series(sol, data_dir) if filtered else None
     rows = []
     for period, (label, first, last) in HUGONNET_PERIODS.items():
         sel = _period_months(sol, first, last) & ok_all
@@ -154,6 +191,11 @@ def region_table(sol, data_dir, nmax: int | None = None) -> pd.DataFrame:
                                                                     inner & (land == 1) & (area_km2 <= 0))):
                 s = glacier_mass_series(sol, data_dir, var="lwe_thickness", cells=cells).values[sel]
                 row[name] = float(trend_with_error(t, s)[0]) if cells.any() else 0.0
+        if box is not None:
+            tb, mb, gia_box = box
+            w = _months_between(tb, first, last) & np.isfinite(mb)
+            row["filtered_box_trend"] = float(trend_with_error(decimal_year(tb[w]), mb[w])[0])
+            row["gia_box_trend"] = gia_box
         rows.append(row)
     return pd.DataFrame(rows).set_index("period")
 

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
             timing = path.with_suffix(".seconds")
             runtimes[f"{name} ({label})"] = float(timing.read_text()) if timing.is_file() else None
             sol = read_solution(path)
-            tab = region_table(sol, args.data_dir).reset_index()
+            tab = region_table(sol, args.data_dir, filtered=True).reset_index()
             tab.insert(0, "region", name)
             tab.insert(1, "variant", label)
             tables.append(tab)
