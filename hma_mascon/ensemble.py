@@ -27,8 +27,8 @@ grid (NaN outside a member's own cells, masks ``member_in_lat``/``member_in_lon`
 ``time`` when the months differ, e.g. CSR and ITSG); members on different lattices (a different
 ``mascon_step_deg`` or a box off the half-degree lattice) are refused before computing.
 :func:`select_member` gives a member back as the solution Dataset it was, bit for bit.
-The file is netCDF (:func:`hma_mascon.output.write_solution`: atomic, locked, ``_FillValue`` -99999);
-Zarr is not offered (``zarr`` is not a dependency of the pinned environment).
+The file is netCDF (:func:`hma_mascon.output.write_solution`: atomic, locked, ``_FillValue`` -99999)
+or, for an output path ending in ``.zarr``, a Zarr store (:func:`write_ensemble`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .geometry import mascon_grid
-from .output import write_solution
+from .output import write_solution, write_zarr
 from .params import PARAMETERS, PRESETS, ParameterError, add_arguments, coerce, overrides_from_args, resolve
 from .pipeline import run_solution
 from .reproduction import prepare, regional_trend_table
@@ -446,9 +446,12 @@ def select_member(ens: xr.Dataset, i: int) -> xr.Dataset:
 
 
 def write_ensemble(ens: xr.Dataset, path, *, lock_timeout: float = 0.0) -> Path:
-    """Write an ensemble to netCDF with the solution writer (atomic, locked, ``_FillValue`` -99999)."""
-    if str(path).endswith(".zarr"):
-        raise ValueError(f"{path}: Zarr output is not offered (zarr is not a dependency); write a .nc file")
+    """Write an ensemble: netCDF with the solution writer (atomic, locked, ``_FillValue`` -99999), or
+    a Zarr store with one chunk per member when ``path`` ends with ``.zarr``
+    (:func:`hma_mascon.output.write_zarr`). :func:`select_member` works on either read back."""
+    if Path(path).suffix == ".zarr":
+        return write_zarr(ens, path, chunks={"member": 1} if "member" in ens.dims else None,
+                          lock_timeout=lock_timeout)
     return write_solution(ens, path, lock_timeout=lock_timeout)
 
 
@@ -494,8 +497,6 @@ def _ensemble(args) -> int:
                 check_writable(target)
             except AtomicWriteError as exc:
                 raise ParameterError(f"{opt} {exc}") from None
-        if str(args.out).endswith(".zarr"):
-            raise ParameterError(f"--out {args.out}: Zarr is not offered (zarr is not installed); write a .nc file")
         if args.sensitivity and args.no_glacier:
             raise ParameterError("--sensitivity needs the glacier signal (drop --no-glacier)")
         member_memory = parse_bytes(args.member_memory)
@@ -531,7 +532,8 @@ def register_cli(subparsers) -> None:
                     "Dask cluster (--scheduler). Plan ~5 GB per member for the default preset on the whole box.")
     p.add_argument("--data-dir", default=None, help="data directory (default: $HMA_MASCON_DATA, else the synthetic "
                    "world); with --scheduler, a path every worker sees")
-    p.add_argument("--out", required=True, help="output netCDF file (member dimension)")
+    p.add_argument("--out", required=True, help="output file with a member dimension: netCDF, or a Zarr "
+                   "store when it ends in .zarr")
     p.add_argument("--vary", action="append", default=[], metavar="NAME=V1,V2",
                    help="a parameter of the table (or preset) and its values, comma-separated (';' when a value "
                         "holds commas, e.g. box); repeatable")

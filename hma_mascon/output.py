@@ -65,6 +65,7 @@ from .safeio import atomic_path, deferred_interrupt, exclusive_lock
 __all__ = [
     "solution_to_dataset",
     "write_solution",
+    "write_zarr",
     "solution_to_netcdf",
     "read_solution",
     "cell_bounds",
@@ -380,6 +381,33 @@ def write_solution(ds: xr.Dataset, path, *, lock_timeout: float = 0.0) -> Path:
 
 #: Name used in CONTRIBUTING.md's module map.
 solution_to_netcdf = write_solution
+
+
+def _json_attrs(attrs: Mapping) -> dict:
+    """Attributes a Zarr store can hold (JSON): numpy scalars and arrays as Python values."""
+    return {k: (v.item() if isinstance(v, np.generic) else v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in attrs.items()}
+
+
+def write_zarr(ds: xr.Dataset, path, *, chunks: dict | None = None, lock_timeout: float = 0.0) -> Path:
+    """Write ``ds`` as a Zarr store (format 2, consolidated metadata), atomically and under a lock.
+
+    The store is written beside ``path`` and renamed onto it under the same lock as
+    :func:`write_solution`, so an interruption leaves any earlier store intact. Missing values stay
+    NaN (Zarr's own fill value), not -99999. ``chunks`` (e.g. ``{"member": 1}``) is passed to
+    :meth:`xarray.Dataset.chunk`. Read it with ``xarray.open_zarr(path)``.
+    """
+    path = Path(path)
+    out = ds.copy(deep=False)
+    out.attrs = _json_attrs(out.attrs)
+    for name in out.variables:
+        out[name].attrs = _json_attrs(out[name].attrs)
+        out[name].encoding = {}
+    if chunks:
+        out = out.chunk(chunks)
+    with exclusive_lock(path, timeout=lock_timeout), atomic_path(path, directory=True) as tmp:
+        out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+    return path
 
 
 def read_solution(path) -> xr.Dataset:

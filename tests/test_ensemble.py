@@ -88,6 +88,14 @@ def test_local_cluster_members_equal_serial_solves(serial, synthetic_dir, tmp_pa
     assert back["lwe_thickness"].encoding["_FillValue"] == -99999
     for i, want in enumerate(serial):
         assert_same_values(E.select_member(back, i), want)
+    # the same ensemble as a Zarr store: every member's values back bit for bit, one chunk per member
+    store = E.write_ensemble(ens, tmp_path / "ens.zarr")
+    with xr.open_zarr(store) as back:
+        back = back.load()
+        assert back["lwe_thickness"].encoding["chunks"][0] == 1
+    assert back.attrs["ensemble_varying"] == ens.attrs["ensemble_varying"]
+    for i, want in enumerate(serial):
+        assert_same_values(E.select_member(back, i), want)
     # the sensitivity table: one row per member, HMA as regional_trend_table gives it
     table = E.sensitivity_table(ens)
     assert list(table.index) == list(ALTITUDES) and table.index.name == "altitude_km"

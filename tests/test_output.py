@@ -164,3 +164,27 @@ def test_old_files_keep_working(tmp_path):
     # a current file is read as written
     new = read_solution(write_solution(ds, tmp_path / "new.nc"))
     assert set(new.data_vars) == set(ds.data_vars)
+
+
+def test_zarr_store_round_trips_and_replaces_atomically(tmp_path):
+    """A Zarr store holds the values (NaN where missing) and JSON-able attributes; a failed write
+    leaves the previous store as it was."""
+    import xarray as xr
+
+    from hma_mascon.output import write_zarr
+    from hma_mascon.safeio import AtomicWriteError
+
+    p = _problem()
+    p.pop("rng")
+    ds = solution_to_dataset(**p)
+    ds.attrs["numpy_scalar"] = np.float64(2.5)
+    path = write_zarr(ds, tmp_path / "s.zarr", chunks={"time": 2})
+    with xr.open_zarr(path) as back:
+        back = back.load()
+    np.testing.assert_array_equal(back["lwe_thickness"].values, ds["lwe_thickness"].values)  # NaN month too
+    assert np.isnan(back["lwe_thickness"].values[3]).all() and back.attrs["numpy_scalar"] == 2.5
+    bad = ds.assign(broken=("time", np.array([object()] * ds.sizes["time"])))  # not storable
+    with pytest.raises(AtomicWriteError):
+        write_zarr(bad, path)
+    with xr.open_zarr(path) as again:
+        assert set(again.data_vars) == set(ds.data_vars)

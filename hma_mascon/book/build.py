@@ -37,8 +37,7 @@ __all__ = ["BOOK_ROOT", "toc_files", "toc_notebooks", "is_myst_notebook", "stage
 #: Where the book's source lives: the repository root holds _config.yml and _toc.yml.
 BOOK_ROOT = Path(__file__).resolve().parents[2]
 
-#: The table of contents of a region book (``--region`` other than ``hma``): the HMA chapters need
-#: inputs that exist offline for High Mountain Asia only (ASTER tiles, stations, HiMAP regions).
+#: The table of contents of a region book (``--region`` other than ``hma``; the HMA chapters' inputs are HMA's).
 REGION_TOC = "_toc_region.yml"
 
 #: Files of MathJax 3 (npm package ``mathjax``, relative to its ``es5/``) copied into the book.
