@@ -45,6 +45,8 @@ from hma_mascon.stokes import coefficient_index
 from hma_mascon.synthesis import synthesis_matrix
 from hma_mascon.weights import Whitener, observation_covariance
 
+from common import CallCounter  # noqa: E402 - benchmarks/ is on sys.path when run as a script
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -66,20 +68,6 @@ def _smooth_field(grid, rng, k, amp, width):
         lo = rng.uniform(grid.lon.min(), grid.lon.max())
         f += rng.normal() * amp * np.exp(-((grid.lat - la) ** 2 + (grid.lon - lo) ** 2) / (2 * width**2))
     return f
-
-
-class _Counter:
-    """Counts the trial alphas of the MSE/GCV selection (criterion evaluations)."""
-
-    def __init__(self):
-        self.n = 0
-
-    def wrap(self, fn):
-        def inner(*a, **k):
-            self.n += 1
-            return fn(*a, **k)
-
-        return inner
 
 
 def main(argv=None):
@@ -162,7 +150,7 @@ def main(argv=None):
     Yw = W.whiten(Y[sel].T).T
     U = system.project(Yw)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
-    counter = _Counter()
+    counter = CallCounter()
     orig = (alpha_mod.mse_function, alpha_mod._MSEEvaluator.__call__, alpha_mod.gcv_function)
     alpha_mod.mse_function = counter.wrap(orig[0])
     alpha_mod._MSEEvaluator.__call__ = counter.wrap(orig[1])
