@@ -151,10 +151,11 @@ def main(argv=None):
     U = system.project(Yw)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
     counter = CallCounter()
-    orig = (alpha_mod.mse_function, alpha_mod._MSEEvaluator.__call__, alpha_mod.gcv_function)
+    orig = (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid, alpha_mod.gcv_function)
     alpha_mod.mse_function = counter.wrap(orig[0])
-    alpha_mod._MSEEvaluator.__call__ = counter.wrap(orig[1])
-    alpha_mod.gcv_function = counter.wrap(orig[2])
+    alpha_mod._ChebyshevMSE.__call__ = counter.wrap(orig[1])
+    alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm: len(alphas))
+    alpha_mod.gcv_function = counter.wrap(orig[3])
     try:
         t = time.perf_counter()
         alphas = [select_alpha(system, U[k], yPy[k], "mse", 1.0, args.mse_norm).alpha for k in range(sel.size)]
@@ -165,7 +166,8 @@ def main(argv=None):
             select_alpha(system, U[k], yPy[k], "mse", 1.0, "euclidean" if args.mse_norm == "R" else "R")
         t_sel_other = (time.perf_counter() - t) / sel.size
     finally:
-        alpha_mod.mse_function, alpha_mod._MSEEvaluator.__call__, alpha_mod.gcv_function = orig
+        (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid,
+         alpha_mod.gcv_function) = orig
     trials = n_trials_run / sel.size
     # eigen path cost per month (amortised): its share of the measured full run
     per_month_eigen = timing["two_step_solve_s"] / (2 * T)

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import alpha as alpha_rules
+from .regularization import as_precision
 from .solver import EigenTikhonov
 from .weights import apply_whitener, effective_nobs, whitener_of
 
@@ -70,15 +71,16 @@ def eigen_system(Aw, R, nobs: int | None = None, N=None) -> EigenSystem:
     ----------
     Aw : ndarray (n, m)
         Whitened design matrix Ã = L⁻¹A.
-    R : ndarray (m,) or (m, m)
-        Regularization matrix: its diagonal r (> 0) or a dense SPD matrix (constraint families).
+    R : ndarray (m,) or (m, m), or CorrelatedPrecision
+        Regularization matrix: its diagonal r (> 0), a dense SPD matrix (constraint families) or the
+        factored correlated prior.
     nobs : int, optional
         Effective number of observations (default: rows of ``Aw``).
     N : ndarray (m, m), optional
         Ã^T Ã when already formed (shared by the 13 systems of one P).
     """
     Aw = np.asarray(Aw, dtype=float)
-    R = np.asarray(R, dtype=float)
+    R = as_precision(R)
     if R.shape[0] != Aw.shape[1]:
         raise ValueError(f"R has shape {R.shape}, expected ({Aw.shape[1]},) or ({Aw.shape[1]}, {Aw.shape[1]})")
     solver = EigenTikhonov(Aw.T @ Aw if N is None else N, R)

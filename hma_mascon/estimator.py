@@ -190,8 +190,9 @@ class PointMassMascon:
                 if self.prior_correlation_blocks == "component":  # the dominant component; -1: floor only
                     rms = np.vstack([np.nan_to_num(np.asarray(v.rms, float)) for v in comps.values()])
                     classes = np.where(rms.max(axis=0) > self.prior_floor_m, rms.argmax(axis=0), -1)
-                r_pre = reg.correlated_prior_precision(r_pre, grid, self.prior_correlation_km, classes)
-                r_sv = reg.correlated_prior_precision(r_sv, grid, self.prior_correlation_km, classes)
+                L = reg.correlation_cholesky(grid, self.prior_correlation_km, classes)  # one ρ for all 13
+                r_pre = reg.CorrelatedPrecision(r_pre, L)
+                r_sv = reg.CorrelatedPrecision(r_sv, L)
             return r_pre, r_sv
         if kind == "identity":
             R = reg.regularization_identity(m)

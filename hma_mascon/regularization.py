@@ -13,8 +13,10 @@ point-mass review (Su et al. 2024, Wuhan Univ. J. Geomatics 49(9), section 2.1) 
   ``regularization_grace_variance``) or from a hydrology model alone (JPL-like,
   ``regularization_hydrology_only``).
 
-A regularization matrix is returned either as a 1-D array (the diagonal) or as a dense SPD
-matrix; :class:`solver.EigenTikhonov` takes both. Everything is numpy written by hand (a few
+A regularization matrix is returned as a 1-D array (the diagonal), as a dense SPD matrix, or, for
+the correlated multisource prior, as a :class:`CorrelatedPrecision` that keeps R = S ρ⁻¹ S factored
+(the 12 R_sv share one Cholesky factor of ρ and are never formed); :class:`solver.EigenTikhonov`
+takes all three. Everything is numpy written by hand (a few
 moments and a Cholesky inverse from scipy); the units of r are m^-2 (x in metres EWH).
 """
 
@@ -24,11 +26,15 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import blas
 
 from .constants import R_MEAN
 from .timeseries import decimal_year
 
 __all__ = [
+    "CorrelatedPrecision",
+    "as_precision",
+    "correlation_cholesky",
     "correlated_prior_precision",
     "prior_rms",
     "rms_from_rate",
@@ -324,14 +330,14 @@ def regularization_exponential(grid, correlation_length_km, sigma):
     return 0.5 * (R + R.T)
 
 
-def correlated_prior_precision(r, grid, correlation_length_km, classes=None):
+def correlated_prior_precision(r, grid, correlation_length_km, classes=None, cholesky=None):
     """Correlate a diagonal prior: R = D⁻¹ ρ⁻¹ D⁻¹ with D = diag(r)^(-1/2) and ρ_ij = exp(-d_ij / L).
 
     The multisource variances σ_j² = 1/r_j stay on the diagonal of the covariance C = D ρ D; the
     exponential correlation of great-circle distance (the review seed's correlation family; positive
     definite on the sphere, Gneiting 2013) lets neighbouring cells share what GRACE resolves as one
-    patch instead of piling it into the highest-variance cell (issue 11, suspect 1). ρ is inverted
-    once (Cholesky) and shared by every diagonal of ``r``.
+    patch instead of piling it into the highest-variance cell (issue 11, suspect 1). ρ is factored
+    once (Cholesky) and shared by every diagonal of ``r``; R is kept factored (:class:`CorrelatedPrecision`).
 
     The default since issue 11 (``prior_correlation_km=100``, blocks by prior component); the
     ``paper`` and ``diagonal`` presets keep the diagonal R of METHODS.md §7. Measured in the closed
@@ -342,8 +348,9 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None):
     -18.6 Gt/yr (-24.9). L = 50 km: R² 0.59, box -29.8; L = 200 km: R² 0.72, box -34.5. Real CSR
     (every 6th month): largest |cell-month| 8.97 -> 2.25 m, largest cell trends Himalaya /
     Nyainqentanglha / Tien Shan -41.3 / -8.4 / -18.5 -> -13.1 / -11.1 / -16.1 cm/yr (paper -12.6 /
-    -12.0 / -9.8), HMA -24.2 -> -26.3 Gt/yr. Cost: 12 dense R_sv, peak memory 2.0 -> 3.6 GB on the
-    whole box (4.7 GB with the 2° buffer ring).
+    -12.0 / -9.8), HMA -24.2 -> -26.3 Gt/yr. Cost: first built as 12 dense R_sv (real CSR solve with
+    the 2° buffer ring: 6.9 GB peak); kept factored since (one Cholesky factor of ρ shared by R_pre
+    and the 12 R_sv, :class:`CorrelatedPrecision`): 3.9 GB peak for the same solve.
 
     Limits. A box not much larger than L suffers: on a 2 x 2 deg box with a 1 deg buffer (16 inner
     cells, nmax 60, 12 months) the RMS cell error is 19.5 cm against 3.3 cm with the diagonal
@@ -364,15 +371,33 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None):
         matrix, positive definite because each block is. The estimator passes the dominant prior
         component of each cell (``prior_correlation_blocks="component"``).
 
+    cholesky : ndarray (m, m), optional
+        Lower Cholesky factor of ρ from :func:`correlation_cholesky` (to share one factor between
+        R_pre and the 12 R_sv); ``grid``, ``correlation_length_km`` and ``classes`` are then not used.
+
     Returns
     -------
-    ndarray (m, m) or (k, m, m)
+    CorrelatedPrecision
+        Behaves as an (m, m) or (k, m, m) matrix (``R @ x``, ``R[c]``, ``np.asarray(R)``) without
+        forming it.
     """
-    if correlation_length_km <= 0:
-        raise ValueError("correlation_length_km must be positive")
     r = np.asarray(r, float)
     if np.any(~np.isfinite(r)) or np.any(r <= 0):
         raise ValueError("r must be finite and positive")
+    if cholesky is None:
+        cholesky = correlation_cholesky(grid, correlation_length_km, classes)
+    return CorrelatedPrecision(r, cholesky)
+
+
+def correlation_cholesky(grid, correlation_length_km, classes=None):
+    """Lower Cholesky factor L of ρ_ij = exp(-d_ij / L_c) [c_i = c_j] (:func:`correlated_prior_precision`).
+
+    Cells of different classes are uncorrelated; the factor of such a matrix has no entries between
+    classes (eliminating a cell fills in only among its own class), so one factorisation of the
+    whole matrix serves.
+    """
+    if correlation_length_km <= 0:
+        raise ValueError("correlation_length_km must be positive")
     lat, lon = np.asarray(grid.lat, float), np.asarray(grid.lon, float)
     rho = np.exp(-_great_circle_km(lat, lon) / correlation_length_km)
     if classes is not None:
@@ -380,10 +405,101 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None):
         if classes.shape != lat.shape:
             raise ValueError(f"classes has shape {classes.shape}, the grid {lat.shape}")
         rho = rho * (classes[:, None] == classes[None, :])
-    rho_inv = linalg.cho_solve(linalg.cho_factor(rho, lower=True), np.eye(lat.size))
-    rho_inv = 0.5 * (rho_inv + rho_inv.T)
-    s = np.sqrt(r)
-    return rho_inv * (s[..., :, None] * s[..., None, :])
+    return np.asfortranarray(linalg.cholesky(rho, lower=True, overwrite_a=True, check_finite=False))
+
+
+class CorrelatedPrecision:
+    r"""Prior precision R = S ρ⁻¹ S, S = diag(√r), kept factored (one ρ = L Lᵀ for any number of r).
+
+    R = K Kᵀ with K = S L⁻ᵀ, so the whitened normal matrix of :class:`hma_mascon.solver.EigenTikhonov`
+    and its back-transformation need only triangular products with L (no inverse, no dense R):
+
+    .. math:: K^{-1} N K^{-T} = L^T (S^{-1} N S^{-1}) L, \qquad K^{-T} V = S^{-1} L V .
+
+    The 12 R_sv of the refined step share L: memory for R drops from 13 m² to m² numbers (2 GB
+    at m = 4400) and the 13 Cholesky factorisations of R become one of ρ.
+
+    Parameters
+    ----------
+    r : ndarray (m,) or (k, m)
+        Diagonal precisions 1/σ² [m⁻²] (the multisource variances).
+    cholesky : ndarray (m, m)
+        Lower Cholesky factor L of the correlation matrix ρ (:func:`correlation_cholesky`).
+    """
+
+    __array_ufunc__ = None  # ``x @ R`` with an ndarray x calls __rmatmul__, not a dense conversion
+
+    def __init__(self, r, cholesky):
+        self.r = np.asarray(r, float)
+        self.cholesky = cholesky
+        m = cholesky.shape[0]
+        if self.r.shape[-1] != m or self.r.ndim not in (1, 2):
+            raise ValueError(f"r has shape {self.r.shape}; expected ({m},) or (k, {m})")
+
+    @property
+    def shape(self):
+        return self.r.shape + (self.r.shape[-1],)
+
+    @property
+    def ndim(self):
+        return self.r.ndim + 1
+
+    def __len__(self):
+        return self.r.shape[0]
+
+    def __getitem__(self, i):
+        if self.r.ndim != 2:
+            raise IndexError("a single precision matrix: index its rows with toarray()")
+        return CorrelatedPrecision(self.r[i], self.cholesky)
+
+    def toarray(self):
+        """The dense matrix (or stack of matrices): S ρ⁻¹ S."""
+        m = self.cholesky.shape[0]
+        rho_inv = linalg.cho_solve((self.cholesky, True), np.eye(m))
+        rho_inv = 0.5 * (rho_inv + rho_inv.T)
+        s = np.sqrt(self.r)
+        return rho_inv * (s[..., :, None] * s[..., None, :])
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.toarray()
+        return a if dtype is None else a.astype(dtype)
+
+    def __matmul__(self, x):
+        """R x for x (m,) or (m, k): S ρ⁻¹ S x by two triangular solves."""
+        if self.r.ndim != 1:
+            raise ValueError("R @ x needs one matrix: select it with R[c]")
+        x = np.asarray(x, float)
+        s = np.sqrt(self.r).reshape((-1,) + (1,) * (x.ndim - 1))
+        return s * linalg.cho_solve((self.cholesky, True), s * x)
+
+    def __rmatmul__(self, x):
+        """x R for x (..., m) (R is symmetric)."""
+        x = np.asarray(x, float)
+        if x.ndim == 1:
+            return self @ x
+        return (self @ x.reshape(-1, x.shape[-1]).T).T.reshape(x.shape)
+
+    def whitened_normal(self, N):
+        """K⁻¹ N K⁻ᵀ = Lᵀ (S⁻¹ N S⁻¹) L for a symmetric (m, m) ``N`` (a new array)."""
+        if self.r.ndim != 1:
+            raise ValueError("one matrix only: select it with R[c]")
+        s = 1.0 / np.sqrt(self.r)
+        M = np.asfortranarray(np.asarray(N, float) * s[:, None] * s[None, :])
+        M = blas.dtrmm(1.0, self.cholesky, M, side=0, lower=1, trans_a=1, overwrite_b=1)  # Lᵀ M
+        return blas.dtrmm(1.0, self.cholesky, M, side=1, lower=1, overwrite_b=1)  # (Lᵀ M) L
+
+    def back_transform(self, V):
+        """K⁻ᵀ V = S⁻¹ L V for (m, k) ``V``."""
+        if self.r.ndim != 1:
+            raise ValueError("one matrix only: select it with R[c]")
+        LV = blas.dtrmm(1.0, self.cholesky, np.asfortranarray(V), side=0, lower=1)
+        return LV / np.sqrt(self.r)[:, None]
+
+
+def as_precision(R):
+    """A regularization matrix as the solvers take it: a :class:`CorrelatedPrecision` as it is,
+    anything else as a float array (its diagonal or the dense matrix)."""
+    return R if isinstance(R, CorrelatedPrecision) else np.asarray(R, float)
 
 
 def regularization_grace_variance(ewh_grid_series, floor=DEFAULT_FLOOR, time=None, period=None):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .regularization import as_precision
+
 __all__ = ["apply_resolution", "trend_recovery", "trend_bias_sd", "trend_bias_factor", "trend_prior_scale"]
 
 
@@ -30,7 +32,7 @@ def apply_resolution(system, R, alpha: float, x) -> np.ndarray:
     .. math:: H x = Q\,\mathrm{diag}\!\left(\frac{\lambda_k}{\lambda_k+\alpha}\right) Q^T R\, x .
     """
     lam, Q = system.lam, system.Q
-    R = np.asarray(R, float)
+    R = as_precision(R)
     x = np.asarray(x, float)
     Rx = x * R if R.ndim == 1 else x @ R  # R symmetric
     return ((Rx @ Q) * (lam / (lam + alpha))) @ Q.T
@@ -72,7 +74,7 @@ def trend_bias_sd(system, R, alpha: float, beta1) -> np.ndarray:
     reported trend errors.
     """
     lam, Q = system.lam, system.Q
-    R = np.asarray(R, float)
+    R = as_precision(R)
     beta1 = np.asarray(beta1, float)
     Rb = R * beta1 if R.ndim == 1 else R @ beta1
     xi = Q.T @ Rb

@@ -1,7 +1,8 @@
 """Tikhonov solutions for every alpha from one eigendecomposition (METHODS.md section 8).
 
 Model :math:`\\hat x_\\alpha = (N + \\alpha R)^{-1} b` with ``N = A^T P A``, ``b = A^T P y``.
-Factor :math:`R = K K^T` (``K = diag(r^{1/2})`` for a diagonal R, the Cholesky factor otherwise)
+Factor :math:`R = K K^T` (``K = diag(r^{1/2})`` for a diagonal R, the Cholesky factor of a dense
+R, or the factored form of :class:`hma_mascon.regularization.CorrelatedPrecision`)
 and diagonalise the symmetric matrix :math:`\\tilde N = K^{-1} N K^{-T} = V\\Lambda V^T`
 (LAPACK ``syevd`` through :func:`scipy.linalg.eigh`; negative round-off eigenvalues clipped to 0).
 With :math:`Q = K^{-T} V` one has :math:`Q^T N Q = \\Lambda`, :math:`Q^T R Q = I` and
@@ -42,8 +43,9 @@ class EigenTikhonov:
     ----------
     N : ndarray (m, m)
         Normal matrix A^T P A (symmetric positive semi-definite).
-    R : ndarray (m,) or (m, m)
-        Regularization matrix: its diagonal (positive) or a dense SPD matrix.
+    R : ndarray (m,) or (m, m), or CorrelatedPrecision
+        Regularization matrix: its diagonal (positive), a dense SPD matrix, or a factored
+        :class:`hma_mascon.regularization.CorrelatedPrecision`.
 
     Attributes
     ----------
@@ -57,40 +59,50 @@ class EigenTikhonov:
 
     def __init__(self, N, R):
         N = np.asarray(N, dtype=float)
-        R = np.asarray(R, dtype=float)
         m = N.shape[0]
         if N.shape != (m, m):
             raise ValueError(f"N must be square, got shape {N.shape}")
         self.m = m
-        if R.ndim == 1:
-            if R.size != m:
-                raise ValueError(f"R has {R.size} diagonal values, N is {m} x {m}")
-            if np.any(~(R > 0)) or not np.all(np.isfinite(R)):
-                raise ValueError("the diagonal of R must be positive and finite")
-            self.diagonal = True
-            s = 1.0 / np.sqrt(R)
-            Nt = N * s[:, None] * s[None, :]
-            self._sqrt_r = np.sqrt(R)
-        elif R.shape == (m, m):
-            self.diagonal = False
-            try:
-                K = linalg.cholesky(R, lower=True)
-            except linalg.LinAlgError as exc:
-                raise ValueError(f"R is not symmetric positive definite: {exc}") from None
-            tmp = linalg.solve_triangular(K, N, lower=True)  # K^-1 N
-            Nt = linalg.solve_triangular(K, tmp.T, lower=True)  # K^-1 (K^-1 N)^T = K^-1 N K^-T
-            self._K = K
+        self.diagonal = False
+        if hasattr(R, "whitened_normal"):  # regularization.CorrelatedPrecision: R = K K^T kept factored
+            if R.shape != (m, m):
+                raise ValueError(f"R has shape {R.shape}, N is {m} x {m}")
+            Nt = R.whitened_normal(N)
         else:
-            raise ValueError(f"R must be (m,) or (m, m) with m={m}, got shape {R.shape}")
-        Nt = 0.5 * (Nt + Nt.T)
+            R = np.asarray(R, dtype=float)
+            if R.ndim == 1:
+                if R.size != m:
+                    raise ValueError(f"R has {R.size} diagonal values, N is {m} x {m}")
+                if np.any(~(R > 0)) or not np.all(np.isfinite(R)):
+                    raise ValueError("the diagonal of R must be positive and finite")
+                self.diagonal = True
+                s = 1.0 / np.sqrt(R)
+                Nt = N * s[:, None] * s[None, :]
+            elif R.shape == (m, m):
+                try:
+                    K = linalg.cholesky(R, lower=True)
+                except linalg.LinAlgError as exc:
+                    raise ValueError(f"R is not symmetric positive definite: {exc}") from None
+                tmp = linalg.solve_triangular(K, N, lower=True)  # K^-1 N
+                Nt = linalg.solve_triangular(K, tmp.T, lower=True)  # K^-1 (K^-1 N)^T = K^-1 N K^-T
+                del tmp
+            else:
+                raise ValueError(f"R must be (m,) or (m, m) with m={m}, got shape {R.shape}")
+        Nt += Nt.T
+        Nt *= 0.5
         lam, V = linalg.eigh(Nt, overwrite_a=True, check_finite=True)
+        del Nt
         self.n_clipped = int(np.sum(lam < 0))
         self.eigenvalues = np.clip(lam, 0.0, None)
-        self.V = V
         if self.diagonal:
-            self.Q = s[:, None] * V
+            V *= s[:, None]
+            self.Q = V
+        elif hasattr(R, "back_transform"):
+            self.Q = R.back_transform(V)
         else:
-            self.Q = linalg.solve_triangular(self._K.T, V, lower=False)  # K^-T V
+            self.Q = linalg.solve_triangular(K.T, V, lower=False)  # K^-T V
+        del V
+        self._R = R
         self._qnorm2 = None
 
     # ------------------------------------------------------------------ per month
@@ -165,12 +177,12 @@ class EigenTikhonov:
         return sigma0_sq * np.sum(wq**2 * lam / (lam + alpha) ** 2, axis=0)
 
     def resolution_matrix(self, alpha):
-        """(N + alpha R)^-1 N = Q diag(lambda/(lambda+alpha)) V^T K^T (m x m)."""
+        """(N + alpha R)^-1 N = Q diag(lambda/(lambda+alpha)) Q^T R (m x m), since Q^-1 = Q^T R."""
         lam = self.eigenvalues
         left = self.Q * (lam / (lam + alpha))
         if self.diagonal:
-            return (left @ self.V.T) * self._sqrt_r[None, :]
-        return left @ (self.V.T @ self._K.T)
+            return left @ (self.Q.T * self._R[None, :])
+        return left @ (self._R @ self.Q).T  # R symmetric: Q^T R = (R Q)^T
 
 
 def direct_residual(A, y, x, P=None):

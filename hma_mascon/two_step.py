@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .eigensystem import NormalMatrices, StepResult, eigen_system, regularized_solve
+from .regularization import as_precision
 from .resolution import trend_bias_factor, trend_bias_sd, trend_prior_scale, trend_recovery
 from .timeseries import harmonic_design  # the six-term model of §9, shared with the trend fits
 from .weights import apply_whitener
@@ -79,7 +80,7 @@ def _checked_alpha(alpha):
 
 def _r_of(R, c, m):
     """R_sv of calendar month c from (12, m), (12, m, m), (m,) or (m, m)."""
-    R = np.asarray(R, float)
+    R = as_precision(R)
     if R.shape in ((12, m), (12, m, m)):
         return R[c - 1]
     if R.shape in ((m,), (m, m)):
@@ -174,7 +175,7 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
     ok = np.all(np.isfinite(Y), axis=1) & np.all(np.isfinite(x_trend), axis=1)
     Yp = Y - np.nan_to_num(x_trend) @ A.T
     out = StepResult.empty(T, m)
-    same = np.asarray(r_sv).shape in ((m,), (m, m))
+    same = as_precision(r_sv).shape in ((m,), (m, m))
     normals = _normals if _normals is not None else NormalMatrices(A, whiten)
     for g in np.unique(group[ok]):
         ing = ok & (group == g)

@@ -81,12 +81,17 @@ def test_mse_formula_and_minimum_against_brute_force_truth():
     for k in (50, 250, 450):
         assert np.isclose(mse_function(s, grid[k], xi, sigma0_sq), true_mse[k], rtol=1e-6)
     best = grid[int(np.argmin(true_mse))]
-    # the fast evaluator used inside the iteration (Taylor split of small eigenvalues) is exact
-    from hma_mascon.alpha import _MSEEvaluator
-    ev = _MSEEvaluator(s, xi, sigma0_sq, alpha_min=1e-6)
-    assert 0 < ev.k0 < m
-    for a in (1e-6, 1e-4, 1e-1):
-        assert np.isclose(ev(a), mse_function(s, a, xi, sigma0_sq), rtol=1e-7)
+    # the fast evaluator used inside the iteration (Chebyshev interpolation in log alpha over a
+    # bracket of one or two decades) agrees with the exact MSE between its nodes, and the batched
+    # grid evaluation is the exact function
+    from hma_mascon.alpha import _ChebyshevMSE, _mse_on_grid
+    for lo, hi in ((1e-6, 1e-5), (1e-4, 1e-2), (1e-3, 1e-1)):
+        ev = _ChebyshevMSE(s, xi, sigma0_sq, np.log(lo), np.log(hi))
+        for a in np.geomspace(lo, hi, 13)[1:-1] * 1.0137:
+            assert np.isclose(ev(a), mse_function(s, a, xi, sigma0_sq), rtol=1e-9)
+    a3 = np.array([1e-6, 1e-4, 1e-1])
+    np.testing.assert_allclose(_mse_on_grid(s, xi, sigma0_sq, a3, "euclidean"),
+                               [mse_function(s, a, xi, sigma0_sq) for a in a3], rtol=1e-12)
     # plug-in iteration with the known sigma0^2: converges near the true optimum and its true MSE
     # is close to the minimum achievable
     res = select_alpha_mse(s, s.project(A.T @ y), y @ y, n, sigma0_sq=sigma0_sq)

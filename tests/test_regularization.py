@@ -163,7 +163,7 @@ def test_correlated_prior_keeps_the_variances_and_correlates_neighbours():
     assert rho[0, east] == pytest.approx(np.exp(-0.5 * 111.2 * np.cos(np.radians(grid.lat[0])) / 100.0), rel=0.02)
     # a stack of diagonals (the 12 R_sv) is correlated one by one; a tiny L gives back the diagonal
     Rs = correlated_prior_precision(np.stack([1 / sigma**2, 4 / sigma**2]), grid, 100.0)
-    np.testing.assert_allclose(Rs[1], 4 * R, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(Rs[1]), 4 * np.asarray(R), rtol=1e-10)
     np.testing.assert_allclose(correlated_prior_precision(1 / sigma**2, grid, 1.0), np.diag(1 / sigma**2),
                                rtol=1e-6, atol=1e-6 * (1 / sigma**2).max())
     with pytest.raises(ValueError):
@@ -191,3 +191,33 @@ def test_correlated_prior_blocks_by_class():
     assert np.all(np.linalg.eigvalsh(R) > 0)
     with pytest.raises(ValueError, match="classes"):
         correlated_prior_precision(1 / sigma**2, grid, 100.0, classes[:-1])
+
+
+def test_correlated_precision_factored_equals_dense():
+    """The factored R = S ρ⁻¹ S does what the dense matrix does: products from both sides, the
+    whitened normal matrix K⁻¹ N K⁻ᵀ with R = K Kᵀ, and the back-transformation K⁻ᵀ V."""
+    from scipy import linalg
+
+    from hma_mascon.regularization import correlated_prior_precision
+
+    grid = mascon_grid((80.0, 82.0, 30.0, 31.5), 0.5, 0.0)
+    rng = np.random.default_rng(7)
+    r = 1 / rng.uniform(0.02, 0.5, (3, grid.size)) ** 2
+    Rs = correlated_prior_precision(r, grid, 100.0)
+    assert Rs.shape == (3, grid.size, grid.size) and len(Rs) == 3
+    R = Rs[2]
+    D = np.asarray(R)
+    x = rng.normal(size=(grid.size, 4))
+    np.testing.assert_allclose(R @ x, D @ x, rtol=1e-10, atol=1e-12 * np.abs(D @ x).max())
+    np.testing.assert_allclose(x.T @ R, x.T @ D, rtol=1e-10, atol=1e-12 * np.abs(D @ x).max())
+    np.testing.assert_allclose(R @ x[:, 0], D @ x[:, 0], rtol=1e-10, atol=1e-12 * np.abs(D @ x).max())
+    # K = S L^-T is a factor of R: K K^T = R, and whitened_normal / back_transform use it
+    A = rng.normal(size=(40, grid.size))
+    N = A.T @ A
+    K = np.sqrt(R.r)[:, None] * linalg.inv(R.cholesky).T
+    np.testing.assert_allclose(K @ K.T, D, rtol=1e-8, atol=1e-10 * np.abs(D).max())
+    Kinv = linalg.inv(K)
+    np.testing.assert_allclose(R.whitened_normal(N), Kinv @ N @ Kinv.T, rtol=1e-8, atol=1e-10 * np.abs(N).max())
+    np.testing.assert_allclose(R.back_transform(x), Kinv.T @ x, rtol=1e-8, atol=1e-10 * np.abs(x).max())
+    with pytest.raises(ValueError, match="R\\[c\\]"):
+        Rs @ x

@@ -310,3 +310,33 @@ def test_soil_moisture_trend_table_against_the_world(world):
     name = str(ctx.weights["region"].values[0])
     slope = np.polyfit(t, m, 1)[0]
     assert sm.loc[name, "soil_moisture_trend"] == pytest.approx(slope, abs=0.02 + 0.2 * abs(slope))
+
+
+def test_centre_comparison_committed_and_computed(world, tmp_path):
+    """The committed CSR-ITSG table reads back with its targets; compare_centres of a solution with
+    itself gives R² 1, a zero HMA difference and the solution's own largest cell-month."""
+    from pathlib import Path
+
+    from hma_mascon.reproduction import read_centre_comparison
+
+    repo = Path(__file__).resolve().parents[1] / "reproduction"
+    got = read_centre_comparison(repo)
+    if got is not None:
+        table, meta = got
+        assert table["metric"].str.contains("R²").any() and "period" in meta
+    assert read_centre_comparison(tmp_path) is None
+    (tmp_path / "centres_real.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="columns"):
+        read_centre_comparison(tmp_path)
+    d, sol, _ = world
+    sol = sol.assign(lwe_thickness=sol["glacier_lwe_thickness"])
+    df = rp.compare_centres(sol, sol, d).set_index("metric")
+    r2 = df.loc[df.index.str.startswith("per-cell glacier trend R²"), "value"].astype(float)
+    assert np.allclose(r2, 1.0) and df.loc[df.index.str.startswith("per-cell glacier trend R²"), "met"].all()
+    diff = df.loc[df.index.str.startswith("HMA difference")].iloc[0]
+    assert float(diff["value"]) == 0.0 and diff["met"]
+    top = float(np.nanmax(np.abs(sol["glacier_lwe_thickness"].values))) / 100.0
+    assert float(df.loc[df.index.str.startswith("largest |cell-month| csr")].iloc[0]["value"]) == pytest.approx(top)
+    shifted = _with_glacier(sol, sol["glacier_lwe_thickness"].values * 0.5)  # half the trends: R² drops
+    low = rp.compare_centres(sol, shifted, d).set_index("metric")
+    assert float(low.loc[low.index.str.startswith("per-cell glacier trend R², itsg"), "value"].iloc[0]) < 0.9

@@ -36,7 +36,8 @@ same functions give the truth's value of every number (the closed loop of chapte
 Modules (one section of the paper each): :mod:`~hma_mascon.reproduction.context` (the shared
 inputs), :mod:`~hma_mascon.reproduction.trends` (Sec. V-A, Table IV),
 :mod:`~hma_mascon.reproduction.comparisons` (Tables II and III, ablation) and
-:mod:`~hma_mascon.reproduction.ledger` (every number beside the paper's).
+:mod:`~hma_mascon.reproduction.ledger` (every number beside the paper's) and
+:mod:`~hma_mascon.reproduction.centres` (two centres' real-data solutions against each other).
 """
 
 from .comparisons import (
@@ -61,6 +62,7 @@ from .context import (
                       regional_glacier_mass,
                       truth_as_solution,
 )
+from .centres import CENTRE_PERIOD, compare_centres, read_centre_comparison
 from .ledger import (
                       committed_ledger_comparison,
                       ledger_table,
@@ -83,6 +85,6 @@ __all__ = [
     "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table", "ablation_soil_moisture_share",
     "regional_trend_table", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
     "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_sensitivity",
-    "committed_ledger_comparison",
+    "committed_ledger_comparison", "compare_centres", "read_centre_comparison", "CENTRE_PERIOD",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
 ]
