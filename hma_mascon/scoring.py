@@ -40,21 +40,12 @@ import pandas as pd
 from .output import read_solution
 from .reproduction.comparisons import table2, table3
 from .reproduction.context import prepare, trend_map, truth_as_solution
-from .reproduction.trends import max_cell_trends, regional_trend_table
+from .reproduction.trends import cell_trend_skill, max_cell_trends, regional_trend_table
 from .safeio import atomic_write_text
 from .synthetic import ensure_synthetic_data_dir, load_truth
 from .timeseries import fit_harmonic_trend
 
-__all__ = ["score_solution", "cell_trend_skill", "box_total_trend", "departure_table"]
-
-
-def cell_trend_skill(ours, truth) -> float:
-    """:math:`R^2 = 1 - \\sum(\\hat b-b)^2/\\sum(b-\\bar b)^2` of estimated against true trends (1 is
-    perfect, 0 is no better than the mean, negative is worse)."""
-    ours, truth = np.asarray(ours, float), np.asarray(truth, float)
-    ok = np.isfinite(ours) & np.isfinite(truth)
-    sst = np.sum((truth[ok] - truth[ok].mean()) ** 2)
-    return float(1.0 - np.sum((ours[ok] - truth[ok]) ** 2) / sst) if sst > 0 else np.nan
+__all__ = ["score_solution", "box_total_trend", "departure_table"]
 
 
 def box_total_trend(sol, cells) -> float:

@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     df = compare_centres(a, b, argv[2])
     out = Path(argv[3])
     settings = {"files": [Path(argv[0]).name, Path(argv[1]).name], "period": "..".join(CENTRE_PERIOD),
-                "preset": a.attrs.get("param_preset", ""), "version": a.attrs.get("package_version", ""),
-                "commit": a.attrs.get("package_commit", "")}
+                "preset": a.attrs.get("param_preset", ""), "version": a.attrs.get("hma_mascon_version", ""),
+                "commit": a.attrs.get("git_commit", "")}
     atomic_write_text(out, df.to_csv(index=False))
     atomic_write_text(out.with_suffix(".json"), json.dumps({"settings": settings}, indent=1))
     with pd.option_context("display.width", 140, "display.max_colwidth", 70):

@@ -336,7 +336,9 @@ def test_centre_comparison_committed_and_computed(world, tmp_path):
     diff = df.loc[df.index.str.startswith("HMA difference")].iloc[0]
     assert float(diff["value"]) == 0.0 and diff["met"]
     top = float(np.nanmax(np.abs(sol["glacier_lwe_thickness"].values))) / 100.0
-    assert float(df.loc[df.index.str.startswith("largest |cell-month| csr")].iloc[0]["value"]) == pytest.approx(top)
+    assert float(df.loc["largest |cell-month| csr, all months and cells [m]", "value"]) == pytest.approx(top)
+    assert float(df.loc["largest |cell-month| csr, glacier cells [m]", "value"]) <= top + 1e-12
+    assert "°N" in df.loc["where and when (csr)", "value"]
     shifted = _with_glacier(sol, sol["glacier_lwe_thickness"].values * 0.5)  # half the trends: R² drops
     low = rp.compare_centres(sol, shifted, d).set_index("metric")
     assert float(low.loc[low.index.str.startswith("per-cell glacier trend R², itsg"), "value"].iloc[0]) < 0.9

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hma_mascon.scoring import cell_trend_skill, score_solution
+from hma_mascon.reproduction import cell_trend_skill
+from hma_mascon.scoring import score_solution
 from hma_mascon.synthetic import ensure_synthetic_data_dir, load_truth
 
 

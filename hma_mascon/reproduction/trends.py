@@ -27,6 +27,15 @@ from .context import (
 )
 
 
+def cell_trend_skill(ours, truth) -> float:
+    """:math:`R^2 = 1 - \\sum(\\hat b-b)^2/\\sum(b-\\bar b)^2` of estimated against true trends (1 is
+    perfect, 0 is no better than the mean, negative is worse)."""
+    ours, truth = np.asarray(ours, float), np.asarray(truth, float)
+    ok = np.isfinite(ours) & np.isfinite(truth)
+    sst = np.sum((truth[ok] - truth[ok].mean()) ** 2)
+    return float(1.0 - np.sum((ours[ok] - truth[ok]) ** 2) / sst) if sst > 0 else np.nan
+
+
 def regional_trend_table(sol, ctx: Context, period=PAPER_PERIOD, var="glacier_lwe_thickness") -> pd.DataFrame:
     """Trend and stated 95 % error [Gt/yr] per region and for HMA over the available months of ``period``.
 
