@@ -50,7 +50,7 @@ from .synthesis import stokes_to_ewh_grid
 from .synthetic import ensure_synthetic_data_dir
 
 __all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia_rates", "SOURCES",
-           "GIA_MODELS", "CHECKED_INPUTS", "drop_months_without_records", "dropped_months", "MIN_CALIBRATION_MONTHS", "needs_priors",
+           "GIA_MODELS", "CHECKED_INPUTS", "sea_hydrology_cells", "drop_months_without_records", "dropped_months", "MIN_CALIBRATION_MONTHS", "needs_priors",
            "PRIOR_INPUTS"]
 
 #: GRACE sources -> manifest entry of their Level-2 files.
@@ -217,6 +217,21 @@ def gia_rates(data_dir, grid: MasconGrid, love, nmax: int = 96, provenance: dict
     return out
 
 
+def sea_hydrology_cells(grid: MasconGrid, rule: str) -> np.ndarray:
+    """The cells (bool, (m,), (lat, lon) row-major) whose hydrology prior variance the sea rule zeroes.
+
+    ``rule`` is the ``sea_hydrology`` parameter: ``prior`` none; ``none`` every sea cell of the GLOBE
+    land mask; ``inner`` the sea cells inside the box only, so that the buffer ring's sea cells keep
+    the variance with which they absorb signal from outside the box.
+    """
+    if rule == "prior":
+        return np.zeros(grid.lat.size, bool)
+    if rule not in ("none", "inner"):
+        raise ValueError(f"sea_hydrology={rule!r}: choose prior, none or inner")
+    sea = land_mask(grid.lat_axis, grid.lon_axis).ravel() == 0
+    return sea & ~np.asarray(grid.is_buffer, bool) if rule == "inner" else sea
+
+
 def _priors(data_dir, grid, stokes, love, settings, provenance):
     period = (settings["prior_period_start"], settings["prior_period_end"])
     grace_ewh = None
@@ -231,9 +246,10 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
         grace_ewh = filtered_grace_ewh(stokes, grid, love)
         kwargs.update(grace_ewh=grace_ewh, grace_time=stokes["time"].values)
     priors = load_priors(data_dir, grid, period=period, **kwargs)
-    if settings["sea_hydrology"] == "none":  # sea cells: filtered GRACE there is leaked land signal
-        sea = land_mask(grid.lat_axis, grid.lon_axis).ravel() == 0  # cells in (lat, lon) row-major order
-        priors["hydrology"] = without_cells(priors["hydrology"], sea, "sea cells (sea_hydrology=none)")
+    sea = sea_hydrology_cells(grid, settings["sea_hydrology"])
+    if sea.any():  # sea cells: filtered GRACE there is leaked land signal
+        priors["hydrology"] = without_cells(priors["hydrology"], sea,
+                                            f"sea cells (sea_hydrology={settings['sea_hydrology']})")
     for name, comp in priors.items():
         provenance[f"prior_{name}"] = comp.source
         if comp.substitute:

@@ -121,8 +121,9 @@ PARAMETERS: dict[str, Parameter] = _rows(
               choices=("auto", "grid", "shean", "hugonnet", "none")),
     Parameter("sea_hydrology", "choice", "prior", "hydrology prior over the sea cells (land mask 0): prior = what "
               "the hydrology source gives (from filtered GRACE that is glacier loss leaked into the sea); none = "
-              "zero variance, the floor acts (the regions whose glaciers meet the sea)", "§7", stage="data",
-              choices=("prior", "none")),
+              "zero variance, the floor acts; inner = none on the sea cells inside the box, prior on those of the "
+              "buffer ring, which absorbs signal from outside the box (the regions whose glaciers meet the sea)",
+              "§7", stage="data", choices=("prior", "none", "inner")),
     Parameter("prior_lake", "choice", "auto", "lake prior: auto = the gridded lake product where the data directory "
               "has one, none = no lake prior (the real mirror has none; a closed-loop scenario where lake growth "
               "is in the truth and in no prior)", "§7", stage="data", choices=("auto", "grid", "none")),

@@ -109,6 +109,20 @@ def test_without_cells_zeroes_the_variance_only_there():
     assert out.substitute.endswith("zero on 2 sea cells") and comp.rms[0] == 0.05  # the input is unchanged
 
 
+def test_sea_rule_inner_keeps_the_buffer_ring_sea_cells():
+    """``none`` zeroes every sea cell, ``inner`` only those inside the box, ``prior`` none."""
+    from hma_mascon.geometry import mascon_grid
+    from hma_mascon.inputs import sea_hydrology_cells
+
+    grid = mascon_grid((8.0, 36.0, 76.0, 81.0), buffer_deg=5.0)  # Svalbard: sea in the box and the ring
+    every, inner = sea_hydrology_cells(grid, "none"), sea_hydrology_cells(grid, "inner")
+    assert not sea_hydrology_cells(grid, "prior").any()
+    assert inner.sum() > 0 and (every & grid.is_buffer).sum() > 0
+    np.testing.assert_array_equal(inner, every & ~grid.is_buffer)
+    with pytest.raises(ValueError, match="sea_hydrology='coast'"):
+        sea_hydrology_cells(grid, "coast")
+
+
 @pytest.mark.realdata
 def test_a_region_book_solves_compares_and_writes_a_cf_product(data_dir, tmp_path, cf_check):
     """``hma-mascon book --region svalbard`` (two years, no HTML) builds the region page, not the HMA
