@@ -137,6 +137,11 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "(hma_mascon.noise_model.calibrate_sigmas)", "§6", stage="data",
               choices=("auto", "empirical", "hybrid", "scaled-formal", "formal"),
               presets={"paper": "formal"}),
+    Parameter("max_noise_factor", "float", 4.0, "drop the months whose noise level exceeds this many times "
+              "their era's (noise_factor of hma_mascon.noise_model.monthly_noise_factor, degrees >= 30; real "
+              "CSR RL06: 2015-02 6.3, next 2004-09 3.0, median 1.0); none = keep every month (the paper). "
+              "Only calibrated sigmas have the factor (not a synthetic directory's formal ones)", "§6",
+              stage="data", minimum=1.0, maximum=1e6, nullable=True, presets={"paper": None, "diagonal": None}),
     Parameter("sigma_degree_split", "int", 20, "degree from which six-term residuals count as noise "
               "(hybrid and scaled-formal coefficient sigmas)", "§6", stage="data", minimum=2, maximum=96),
     Parameter("seed", "int", 20240101, "seed of the synthetic world (used when no data directory is given)",

@@ -451,6 +451,39 @@ def test_month_dropped_for_lack_of_tn13_record_is_reported(tmp_path):
     assert out.sizes["time"] == 1 and "2005-02" in provenance["months_dropped"]
 
 
+def test_noisy_months_are_dropped_named_and_recorded():
+    """A month whose noise factor exceeds max_noise_factor leaves the series with a warning naming it;
+    none keeps every month; a container without calibrated sigmas (no factor) is left alone."""
+    import xarray as xr
+
+    from hma_mascon.inputs import drop_noisy_months, noisy_months
+
+    months = ["2015-01", "2015-02", "2015-03"]
+    ds = xr.Dataset({"C": (("time",), np.zeros(3))},
+                    coords={"month": ("time", months), "noise_factor": ("time", [1.0, 6.3, 3.9])})
+    assert noisy_months(ds, 4.0) == ["2015-02 (6.3x)"] and noisy_months(ds, None) == []
+    assert noisy_months(ds, 3.5) == ["2015-02 (6.3x)", "2015-03 (3.9x)"]
+    provenance = {"months_dropped": "no TN-13/TN-14 record: 2004-01"}
+    with pytest.warns(UserWarning, match=r"1 month\(s\) dropped, noise level above max_noise_factor=4 .*2015-02 \(6.3x\)"):
+        out = drop_noisy_months(ds, 4.0, provenance)
+    assert list(out["month"].values) == ["2015-01", "2015-03"]
+    assert provenance["months_dropped"].startswith("no TN-13/TN-14 record: 2004-01; noise level above")
+    assert drop_noisy_months(ds.drop_vars("noise_factor"), 4.0, {}).sizes["time"] == 3
+    assert drop_noisy_months(ds, None, {}).sizes["time"] == 3
+
+
+def test_csr_2015_02_is_dropped_for_its_noise_and_the_paper_keeps_it(data_dir):
+    """Real CSR RL06 2015-02 (noise 6.3 times its era's) is the one month the default screen drops."""
+    from hma_mascon.inputs import dropped_months
+    from hma_mascon.params import resolve
+
+    period = {"source": "csr", "period_start": "2014-06", "period_end": "2015-06"}
+    dropped = dropped_months(data_dir, resolve("default", period))
+    assert list(dropped) == ["2015-02"] and "above max_noise_factor" in dropped["2015-02"]
+    assert float(dropped["2015-02"].split()[2].rstrip("x")) > 5.0
+    assert dropped_months(data_dir, resolve("paper", period)) == {}
+
+
 def test_book_banner_lists_the_dropped_months_with_their_reason(data_dir, tmp_path, monkeypatch):
     """ITSG's 2004-01 has no record in the CSR-flavoured TN-13: every page of a book on it says so."""
     from hma_mascon import book

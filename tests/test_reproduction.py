@@ -339,6 +339,11 @@ def test_centre_comparison_committed_and_computed(world, tmp_path):
     assert float(df.loc["largest |cell-month| csr, all months and cells [m]", "value"]) == pytest.approx(top)
     assert float(df.loc["largest |cell-month| csr, glacier cells [m]", "value"]) <= top + 1e-12
     assert "°N" in df.loc["where and when (csr)", "value"]
+    inner = float(df.loc["largest |cell-month| csr, cells inside the box (no buffer ring) [m]", "value"])
+    box = (~np.asarray(sol["is_buffer"].values, bool) if "is_buffer" in sol
+           else np.ones(sol["glacier_lwe_thickness"].shape[1:], bool))
+    assert inner == pytest.approx(float(np.nanmax(np.abs(sol["glacier_lwe_thickness"].values[:, box]))) / 100.0)
+    assert "months dropped (csr)" in df.index
     shifted = _with_glacier(sol, sol["glacier_lwe_thickness"].values * 0.5)  # half the trends: R² drops
     low = rp.compare_centres(sol, shifted, d).set_index("metric")
     assert float(low.loc[low.index.str.startswith("per-cell glacier trend R², itsg"), "value"].iloc[0]) < 0.9

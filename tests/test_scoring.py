@@ -71,3 +71,46 @@ def test_departure_table_the_truth_keeps_its_lakes_and_a_moved_lake_is_found(tru
     assert abs(errs) < 0.05 * total  # mass moved, not lost (the southern edge row aside)
     with pytest.raises(KeyError, match="component"):
         departure_table(sol, d, "permafrost")
+
+
+def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_path):
+    """In the Karakoram scenario world the truth keeps all of its departure (-2.5 Gt/yr) where it
+    happened and within 1 deg; a solution that drops the departure keeps none of it; the scenario
+    script's row and the committed table read back."""
+    import importlib.util
+    from pathlib import Path
+
+    from hma_mascon.reproduction import read_scenario_scores
+    from hma_mascon.scoring import departure_table
+
+    d = ensure_synthetic_data_dir(scenario="karakoram_loss")
+    assert d.name.startswith("synthetic-20240101-karakoram_loss-")
+    tr = load_truth(d).isel(time=slice(0, None, 12))
+    sol = xr.Dataset(
+        {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
+         "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
+         "cell_area": tr["cell_area"]},
+        coords={"time": tr["time"].values, "lat": tr["lat"].values, "lon": tr["lon"].values,
+                "month": ("time", tr["month"].values), "decimal_year": ("time", tr["decimal_year"].values)})
+    tab = departure_table(sol, d, "scenario")
+    assert tab.iloc[0]["Gt/yr"] == pytest.approx(-2.5, rel=0.02)  # the cells above 1 % of the largest hold ~all
+    share = tab["share of the component's trend"]
+    assert share["recovered where it happened"] == pytest.approx(1.0, abs=1e-9)
+    assert share["within 1 deg (all cells)"] == pytest.approx(1.0, abs=1e-9)
+    blind = sol.copy()  # a solution that follows the prior: the departure is missing everywhere
+    dep = tr["scenario"].values.astype(float)
+    blind["lwe_thickness"] = sol["lwe_thickness"] - dep
+    blind["glacier_lwe_thickness"] = sol["glacier_lwe_thickness"] - dep
+    assert departure_table(blind, d, "scenario")["share of the component's trend"]["within 1 deg (all cells)"] == \
+        pytest.approx(0.0, abs=0.02)
+    spec = importlib.util.spec_from_file_location(
+        "score_scenarios", Path(__file__).resolve().parents[1] / "scripts" / "score_scenarios.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    row = script.scenario_row(blind, d, "scenario")
+    assert row["target: >= 0.7 within 1 deg"] is False and row["departure's trend [Gt/yr]"] < 0
+    got = read_scenario_scores(Path(__file__).resolve().parents[1] / "reproduction")
+    if got is not None:
+        table, meta = got
+        assert "stays within 1 deg, all cells [fraction]" in table.index and "month step" in meta
+    assert read_scenario_scores(tmp_path) is None

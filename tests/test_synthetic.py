@@ -192,3 +192,33 @@ def test_cell_node_weights_are_centred_and_conserve_width():
     np.testing.assert_allclose(W.sum(axis=0), 2.0)  # two node widths per 0.5 deg cell
     np.testing.assert_allclose(W.T @ nodes / W.sum(axis=0), centres)  # node centroid = cell centre
     assert W.sum(axis=1).max() == pytest.approx(1.0)  # an edge node is shared, never doubled
+
+
+def test_scenario_world_departs_from_its_priors_by_one_term(world):
+    """The Karakoram scenario changes the truth and the coefficients by the range's trend departure
+    (-2.0 - 0.5 = -2.5 Gt/yr on its trend pattern) and nothing else: same priors, same noise."""
+    sc = generate_world(seed=7, months=MONTHS, scenario="karakoram_loss")
+    tr, t0 = sc.truth, world.truth
+    dep = (tr["lwe_thickness"] - t0["lwe_thickness"]).values
+    np.testing.assert_allclose(dep, tr["scenario"].values, atol=1e-4)  # float32 round-off, cm
+    np.testing.assert_allclose((tr["glacier"] - t0["glacier"]).values, tr["scenario"].values, atol=1e-4)
+    for name in ("lake", "hydrology", "gia"):
+        np.testing.assert_array_equal(tr[name].values, t0[name].values)
+    for rel, ds in world.products.items():  # the priors do not see the departure
+        np.testing.assert_array_equal(sc.products[rel]["lwe_thickness"].values, ds["lwe_thickness"].values)
+    t = tr["decimal_year"].values
+    area = tr["cell_area"].values
+    gt = np.nansum(tr["scenario"].values.astype(float) / 100.0 * area, axis=(1, 2)) * 1e3 / 1e12
+    slope = np.polyfit(t, gt, 1)[0]
+    assert slope == pytest.approx(-2.5, rel=1e-3)
+    spec = next(s for s in world.range_specs if s["name"] == "Karakoram")
+    assert spec["trend"] == 0.5 and P.SCENARIOS["karakoram_loss"]["trend"] == -2.0
+    dC = sc.stokes["C"].values - world.stokes["C"].values  # same noise: the coefficients differ by the term
+    clean = (sc.stokes_clean - world.stokes_clean)[:, 0]
+    ok = np.isfinite(dC)
+    ok[:, :2] = False  # degrees 0 and 1 are not in GSM files
+    ok[:, 2:4, 0] = False  # C20, C30 carry their own noise draws
+    assert np.abs(clean[ok]).max() > 1e-13  # 25 Gt ten years from T_REF: ~1e-12
+    np.testing.assert_allclose(dC[ok], clean[ok], rtol=0, atol=1e-6 * np.abs(clean[ok]).max())
+    with pytest.raises(ValueError, match="scenario 'nope': unknown"):
+        generate_world(seed=7, months=2, scenario="nope")

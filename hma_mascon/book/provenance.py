@@ -78,10 +78,11 @@ def months_dropped_line(params: dict) -> str:
     if not data_dir:
         return "not checked (no data directory yet)"
     preset = getattr(params, "preset", params.get("preset", "default"))
-    rows = {k: params[k] for k in ("source", "period_start", "period_end", "nmax") if k in params and k in PARAMETERS}
+    rows = {k: params[k] for k in ("source", "period_start", "period_end", "nmax", "month_step", "coefficient_sigma",
+                                   "sigma_degree_split", "max_noise_factor") if k in params and k in PARAMETERS}
     try:
         settings = resolve(preset, rows)
-        dropped = cached({"what": "months_dropped", **rows, "data_dir": str(data_dir)},
+        dropped = cached({"what": "months_dropped", "preset": preset, **rows, "data_dir": str(data_dir)},
                          lambda: dropped_months(data_dir, settings), name="months-dropped", data_dir=data_dir,
                          verbose=False)
     except (OSError, ValueError) as exc:  # the banner says why instead of failing the page

@@ -30,7 +30,7 @@ from .context import (
 from .trends import max_cell_trends, regional_trend_table, table4
 
 __all__ = ["paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "committed_ledger_comparison",
-           "read_configuration_scores", "read_sensitivity"]
+           "read_configuration_scores", "read_scenario_scores", "read_sensitivity"]
 
 
 def _input_reasons(ctx: Context) -> dict:
@@ -185,6 +185,31 @@ def committed_ledger_comparison(committed: dict) -> pd.DataFrame:
     out = out[out[ours].notna().any(axis=1)]
     order = ["paper"] + (["unit"] if "unit" in out else []) + ours + [c for c in out.columns if c.startswith("reasons_")]
     return out[order]
+
+
+def read_scenario_scores(directory):
+    """The committed wrong-prior scenarios of the closed loop (issue 11, suspect 8), or None.
+
+    ``wrong_prior_scenarios.csv`` (written by ``scripts/score_scenarios.py``: one whole-box solve per
+    scenario, where the synthetic truth departs from the priors, split by
+    :func:`hma_mascon.scoring.departure_table`) and its ``.json`` sidecar.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict) or None
+        Metrics as rows, scenarios as columns; the sidecar's settings.
+    """
+    path = Path(directory) / "wrong_prior_scenarios.csv"
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, index_col="scenario")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the scenario scores ({exc})") from exc
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
+    keep = [c for c in table.columns if c not in ("overrides",)]
+    return table[keep].T, meta
 
 
 def read_configuration_scores(directory):

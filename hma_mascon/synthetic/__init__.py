@@ -7,7 +7,7 @@ answer. Parameters and their sources: :mod:`hma_mascon.synthetic.parameters`.
 
 from __future__ import annotations
 
-from .parameters import DEFAULT_SEED, GENERATOR_VERSION
+from .parameters import DEFAULT_SEED, GENERATOR_VERSION, SCENARIOS
 from .world import (
     World,
     WorldTargetError,
@@ -20,7 +20,7 @@ from .world import (
 )
 
 __all__ = ["World", "generate_world", "write_world", "check_world_target", "WorldTargetError", "ensure_synthetic_data_dir", "load_truth", "cache_key",
-           "register_cli", "DEFAULT_SEED", "GENERATOR_VERSION"]
+           "register_cli", "DEFAULT_SEED", "GENERATOR_VERSION", "SCENARIOS"]
 
 
 def _run(args) -> int:
@@ -28,9 +28,10 @@ def _run(args) -> int:
 
     t0 = time.perf_counter()
     check_world_target(args.out, force=args.force)  # refuse before the minutes of generation
-    world = generate_world(seed=args.seed)
+    world = generate_world(seed=args.seed, scenario=args.scenario)
     out = write_world(world, args.out, force=args.force)
-    print(f"synthetic world (seed {args.seed}) written to {out} in {time.perf_counter() - t0:.1f} s")
+    what = f"seed {args.seed}" + (f", scenario {args.scenario}" if args.scenario else "")
+    print(f"synthetic world ({what}) written to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -41,4 +42,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace a non-empty OUT that is not a synthetic world (never a directory with real data)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
+                   help="wrong-prior scenario: the truth departs from the priors (" +
+                        "; ".join(f"{k}: {v['doc']}" for k, v in SCENARIOS.items()) + ")")
     p.set_defaults(func=_run)

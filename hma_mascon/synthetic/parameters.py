@@ -232,6 +232,18 @@ ASTER_WINDOW_EDGES = [2000.0, 2005.0, 2010.0, 2015.0, 2020.0]
 ASTER_CELL_ERROR = 0.25
 ASTER_REGION_BIAS = 0.10
 
+# ----------------------------------------------------------------------------------------------- scenarios
+#: Wrong-prior scenarios (issue 11, suspect 8): worlds whose truth departs from what the priors carry.
+#: ``range``: the GLACIER_RANGES entry whose true trend becomes ``trend`` [Gt/yr]; the priors (the
+#: ASTER-like series) keep the range's original trend, the truth, the coefficients and the stations get
+#: the new one, and ``truth.nc`` carries the departure as the component ``scenario``. The Karakoram's
+#: prior says +0.50 Gt/yr (the "Karakoram anomaly"); the scenario makes it lose 2.0 Gt/yr, as a region
+#: whose prior has the wrong sign, where the rate-based prior variance is small.
+SCENARIOS = {
+    "karakoram_loss": {"range": "Karakoram", "trend": -2.0,
+                       "doc": "the Karakoram loses 2.0 Gt/yr while its glacier prior says +0.5 (wrong sign)"},
+}
+
 # ----------------------------------------------------------------------------------------------- in situ
 #: The paper's stations (Table III; AMB-17): WGMS id, name, political unit, lat, lon, RGI id, first and
 #: last balance year, glacier area [km2], local amplification of the cell-specific balance, local noise

@@ -71,6 +71,7 @@ class World:
     range_specs: list
     lakes: list
     timing: dict = field(default_factory=dict)
+    scenario: str | None = None
 
 
 def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset:
@@ -86,7 +87,7 @@ def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset
     return ds
 
 
-def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) -> World:
+def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, scenario: str | None = None) -> World:
     """Generate the synthetic world in memory.
 
     Parameters
@@ -98,7 +99,14 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
         not depend on the subset except the per-month noise.
     noise : bool
         Add coefficient noise to the GSM fields (truth and priors are unaffected).
+    scenario : str, optional
+        A wrong-prior scenario of :data:`parameters.SCENARIOS`: one range's true trend departs from
+        the one its glacier prior carries (the departure is one more glacier term, ``sub="scenario"``,
+        left out of the prior and written to ``truth.nc`` as ``scenario``). Every random stream is
+        the same as without it, so the two worlds differ by that term alone.
     """
+    if scenario is not None and scenario not in P.SCENARIOS:
+        raise ValueError(f"scenario {scenario!r}: unknown; choose one of {sorted(P.SCENARIOS)}")
     t_start = _time.perf_counter()
     rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
     mdf = grace_months(months)
@@ -112,6 +120,12 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     lterms, lake_cells = lake_terms(rngs["lakes"])
     hterms = hydrology_terms(rngs["hydrology"])
     block_terms = gterms + lterms
+    if scenario is not None:  # the departure of the truth from the prior: one more glacier term
+        sc = P.SCENARIOS[scenario]
+        spec = next(s for s in specs if s["name"] == sc["range"])
+        block_terms.append(dict(name=f"scenario {scenario}", component="glacier", sub="scenario",
+                                pattern_gt=spec["tshare"],
+                                func=lambda tt, d=float(sc["trend"]) - float(spec["trend"]): d * (np.asarray(tt, float) - P.T_REF)))
     for term in block_terms:
         term["pattern"] = term["pattern_gt"] * 1e12 / (P.RHO_WATER * area_m2)  # EWH m per unit
     for term in hterms:
@@ -147,8 +161,9 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     gia_stokes = {m: gia_ewh[i] * fac[0] for i, (m, _n) in enumerate(gia_models())}
 
     # --- truth on the product grid -----------------------------------------------------------------
-    def component(kind, tt, sub=None):
-        sel = [k for k, term in enumerate(terms) if term["component"] == kind and (sub is None or term.get("sub") in sub)]
+    def component(kind, tt, sub=None, exclude=()):
+        sel = [k for k, term in enumerate(terms) if term["component"] == kind and (sub is None or term.get("sub") in sub)
+               and term.get("sub") not in exclude]
         if not sel:
             return np.zeros((len(tt),) + LA.shape)
         s = np.stack([terms[k]["func"](tt) for k in sel])
@@ -172,6 +187,10 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
                           ("gia", gia, "GIA apparent EWH relative to T_REF")]:
         truth[name] = (("time", "lat", "lon"), (arr[sub] * CM).astype("float32"),
                        {"units": "cm", "long_name": f"{ln} (liquid water equivalent thickness)"})
+    if scenario is not None:
+        truth["scenario"] = (("time", "lat", "lon"), (component("glacier", t, {"scenario"})[sub] * CM).astype("float32"),
+                             {"units": "cm", "long_name": f"departure of the truth from the priors: {P.SCENARIOS[scenario]['doc']}"})
+        truth.attrs["scenario"] = scenario
     truth["gia_rate"] = (("lat", "lon"), (gia_map[np.ix_(ilat, ilon)] * CM).astype("float32"),
                          {"units": "cm/yr", "long_name": "GIA apparent EWH rate (ICE-6G_D stand-in)"})
     truth["glacier_area"] = (("lat", "lon"), area_km2[np.ix_(ilat, ilon)].astype("float32"),
@@ -235,7 +254,7 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     # --- priors --------------------------------------------------------------------------------------
     rp = rngs["priors"]
     products = {}
-    gl_terms_fn = lambda tt: component("glacier", tt)  # noqa: E731
+    gl_terms_fn = lambda tt: component("glacier", tt, exclude=("scenario",))  # noqa: E731 (the prior's glaciers)
     cm_aster = month_sequence(*P.ASTER_PERIOD)
     aster = aster_series(gl_terms_fn, cm_aster["decimal_year"].to_numpy(), idx, rp)
     products["glaciers/aster_glacier_mass_0.5deg.nc"] = _cf_grid(
@@ -283,21 +302,24 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True) 
     insitu = station_balances(specific, rngs["insitu"])
     world = World(seed=int(seed), months=mdf, truth=truth, stokes=stokes, stokes_clean=clean, gia_stokes=gia_stokes,
                   products=products, glacier_area=garea, regions=region_polygons(), insitu=insitu,
-                  links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells)
+                  links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario)
     world.timing = {"analysis_s": t_an - t_start, "generate_s": _time.perf_counter() - t_start}
     return world
 
 
-def metadata(seed: int) -> dict:
+def metadata(seed: int, scenario: str | None = None) -> dict:
     """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes)."""
 
-    return {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
+    meta = {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
             "package_version": __version__, "parameters": P.parameters_dict()}
+    if scenario is not None:
+        meta["scenario"] = scenario
+    return meta
 
 
-def cache_key(seed: int) -> str:
-    """Hash of (seed, parameters, generator version) -- the package version is not part of it."""
-    meta = metadata(seed)
+def cache_key(seed: int, scenario: str | None = None) -> str:
+    """Hash of (seed, parameters, generator version, scenario) -- the package version is not part of it."""
+    meta = metadata(seed, scenario)
     meta.pop("package_version")
     return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -396,7 +418,8 @@ def _write_world_files(world: World, out: Path) -> Path:
         out / "glaciers" / "rgi6_glacier_area_0.5deg.nc")
     (out / "truth").mkdir(exist_ok=True)
     world.truth.to_netcdf(out / "truth" / "truth.nc", encoding={
-        v: {"zlib": True, "complevel": 1} for v in ["lwe_thickness", "glacier", "lake", "hydrology", "gia"]} | {
+        v: {"zlib": True, "complevel": 1} for v in ["lwe_thickness", "glacier", "lake", "hydrology", "gia", "scenario"]
+        if v in world.truth} | {
         "time": {"units": "days since 2000-01-01", "calendar": "standard", "dtype": "float64"}})
     (out / "regions").mkdir(exist_ok=True)
     gp = out / "regions" / "boundary_mountain_regions_hma_v3_clean.gpkg"
@@ -408,7 +431,7 @@ def _write_world_files(world: World, out: Path) -> Path:
     for wid, df in world.insitu.items():
         df.to_csv(wd / f"mbdata_WGMS-{wid:05d}.csv", index=False)
     world.links.to_csv(wd / "rgi_wgms_links_20220112_HMA4.csv", index=False)
-    meta = metadata(world.seed)
+    meta = metadata(world.seed, world.scenario)
     meta["months"] = world.months["month"].tolist()
     meta["generated"] = pd.Timestamp.now("UTC").isoformat()
     meta["timing_s"] = dict(world.timing, write_s=_time.perf_counter() - t0)
@@ -424,18 +447,19 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("HMA_MASCON_CACHE") or Path.home() / ".cache" / "hma-mascon")
 
 
-def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None) -> Path:
-    """Directory of the synthetic world for ``seed``, generated if missing (never stale: the name
-    carries the hash of seed, parameters and generator version; written to a temporary directory and
-    renamed atomically)."""
+def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None) -> Path:
+    """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, see
+    :func:`generate_world`), generated if missing (never stale: the name carries the hash of seed,
+    parameters, generator version and scenario; written to a temporary directory and renamed atomically)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-    target = root / f"synthetic-{int(seed)}-{cache_key(seed)}"
+    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "")
+    target = root / f"{name}-{cache_key(seed, scenario)}"
     if (target / "hma_synthetic.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-synthetic-", dir=root))
     try:
-        world = generate_world(seed)
+        world = generate_world(seed, scenario=scenario)
         with deferred_interrupt(f"the write of {tmp}"):  # netCDF/HDF5 deadlock when interrupted mid-write
             _write_world_files(world, tmp)
         try:
