@@ -35,7 +35,7 @@ from .datadir import dataset_exists, dataset_files, dataset_path, file_sha256, i
 from .errors import InputError
 from .filters import apply_ddk_dataset, gaussian_weights
 from .geometry import MasconGrid, mascon_grid
-from .glacier_regions import REGIONS, hugonnet_prior
+from .glacier_regions import REGIONS, glacier_area_cells, hugonnet_prior
 from .gia import gia_ewh_rate, read_gia_rates
 from .io_grace import read_stokes_directory
 from .love_numbers import LOVE_MODELS, load_love_numbers, love_data_path
@@ -43,7 +43,7 @@ from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_d
 from .noise_model import calibrate_sigmas
 from .params import Settings, resolve
 from .plausibility import check_months
-from .priors import component_trend, load_priors, load_soil_moisture, without_cells
+from .priors import component_trend, load_priors, load_soil_moisture, with_rate_variability, without_cells
 from .product import land_mask
 from .stokes import anomalies
 from .synthesis import stokes_to_ewh_grid
@@ -285,6 +285,9 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
         grace_ewh = filtered_grace_ewh(stokes, grid, love)
         kwargs.update(grace_ewh=grace_ewh, grace_time=stokes["time"].values)
     priors = load_priors(data_dir, grid, period=period, **kwargs)
+    if settings["glacier_rate_sd_mwe"] is not None:
+        priors["glacier"] = with_rate_variability(priors["glacier"], glacier_area_cells(data_dir, grid), grid.area,
+                                                  float(settings["glacier_rate_sd_mwe"]), period)
     sea = sea_hydrology_cells(grid, settings["sea_hydrology"])
     if sea.any():  # sea cells: filtered GRACE there is leaked land signal
         priors["hydrology"] = without_cells(priors["hydrology"], sea,

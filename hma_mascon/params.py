@@ -185,6 +185,11 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("prior_rule", "choice", "B", "combination of the component variances [AMB-6]: B = variances add "
               "(default), A = precisions add (the paper's literal R_g + R_l + R_h), C = RMS of the summed series",
               "§7", choices=("A", "B", "C"), presets={"paper": "A"}),
+    Parameter("glacier_rate_sd_mwe", "float", None, "glacier prior: add the variance of a mass-balance rate of this sd "
+              "[m w.e./yr] spread on the RGI area, sigma_j^2 += (A_j/S_j * sd * std(t))^2, so a region whose "
+              "prior rate is near zero (the Karakoram) is not clamped (issue 11, suspect 7; none: the prior's "
+              "own sigma only, as the paper)", "§7", stage="data", minimum=0.0, maximum=10.0, unit="m/yr",
+              nullable=True),
     Parameter("prior_floor_m", "float", 0.01, "floor of the prior RMS [AMB-7]", "§7", minimum=1e-6,
               maximum=10.0, unit="m"),
     Parameter("prior_correlation_km", "float", 100.0, "multisource family: correlate the prior between cells, "
@@ -237,9 +242,11 @@ PARAMETERS: dict[str, Parameter] = _rows(
 #: Names of the presets; each is ``default`` overridden by the rows' ``presets`` entries.
 PRESETS: dict[str, str] = {
     "default": "the configuration the closed loop supports (METHODS.md resolutions, measured deviations): prior "
-               "correlated over 100 km within each prior component, truncated kernel, 2 deg buffer ring",
+               "correlated over 100 km within each prior component, truncated kernel, 2 deg buffer ring, months "
+               "with noise above 4x their era's dropped",
     "paper": "the paper's literal choices where METHODS.md deviates: precision-sum prior rule (AMB-6), "
-             "closed kernel with its degree-0 term, no alpha floor, the files' formal coefficient sigmas",
+             "closed kernel with its degree-0 term, no alpha floor, the files' formal coefficient sigmas, every "
+             "month kept",
     "diagonal": "the default until issue 11: the diagonal prior of METHODS.md §7, the closed kernel and no "
                 "buffer ring, with the other METHODS.md resolutions of the default",
 }

@@ -443,6 +443,28 @@ def zero_component(name, m, reason):
     return PriorComponent(name, None, np.zeros(m), np.zeros((12, m)), source="none", substitute=reason)
 
 
+def with_rate_variability(component: PriorComponent, glacier_area_km2, cell_area_m2, rate_sd_mwe: float,
+                          period=("2002-01", "2017-12")) -> PriorComponent:
+    r"""The glacier component with the variance of an unknown mass-balance rate added to its RMS.
+
+    .. math:: \sigma_j^2 \leftarrow \sigma_j^2 + \left(\frac{A_j}{S_j}\, s\, \mathrm{std}(t)\right)^2
+
+    with :math:`A_j` the RGI glacier area of cell j, :math:`S_j` its area, :math:`s` the sd of the
+    specific rate [m w.e./yr] and std(t) that of a monthly ramp over ``period`` (:func:`rate_rms`).
+    A prior built from rates alone gives :math:`\sigma_j = |\dot h_j|\,\mathrm{std}(t)`, so a region
+    whose prior rate is near zero (the Karakoram's "anomaly") is clamped whatever the data say and its
+    change is booked to the nearest high-variance cells (issue 11, suspect 7). The added term is what
+    could change on that much ice; the rate stays information on top. The seasonal second moments are
+    left as they are (the term is a trend's variance).
+    """
+    frac = np.asarray(glacier_area_km2, float) * 1e6 / np.asarray(cell_area_m2, float)
+    extra = rate_rms(frac * float(rate_sd_mwe), period)
+    rms = np.sqrt(np.asarray(component.rms, float) ** 2 + extra**2)
+    note = f"+ rate variability {rate_sd_mwe:g} m w.e./yr on the RGI area"
+    return replace(component, rms=rms, source=f"{component.source} {note}",
+                   substitute=(component.substitute + "; " if component.substitute else "") + note)
+
+
 def without_cells(component: PriorComponent, cells, why: str) -> PriorComponent:
     """``component`` with zero variance (RMS, seasonal second moment, rate) on ``cells`` (bool, (m,)):
     the floor of METHODS.md §7 acts there. ``why`` is appended to its ``substitute`` record."""

@@ -45,7 +45,7 @@ from .safeio import atomic_write_text
 from .synthetic import ensure_synthetic_data_dir, load_truth
 from .timeseries import fit_harmonic_trend
 
-__all__ = ["score_solution", "box_total_trend", "departure_table"]
+__all__ = ["score_solution", "box_total_trend", "departure_table", "departure_response"]
 
 
 def box_total_trend(sol, cells) -> float:
@@ -228,6 +228,55 @@ def departure_table(sol, data_dir, component: str = "lake", near_deg: float = 1.
     df.loc[f"within {near_deg:g} deg (all cells)", :] = [total + kept, 1.0 + kept / total if total else np.nan]
     df.index.name = "where"
     return df
+
+
+def departure_response(sol, base, data_dir, component: str = "scenario",
+                       radii_deg=(0.0, 0.5, 1.0, 2.0)) -> pd.Series:
+    """Where a solve puts a departure of the truth from the priors: the scenario solve minus its baseline.
+
+    ``sol`` solves a scenario world (:func:`hma_mascon.synthetic.ensure_synthetic_data_dir` with
+    ``scenario=``), ``base`` the default world with the same settings. The two worlds share every
+    random draw (noise included) and differ by the departure alone, so the difference of their
+    ``lwe_thickness`` trends is the solve's response to the departure, free of the errors both share
+    (which :func:`departure_table` counts in). With T_c the departure's trend per cell (Gt/yr) and S
+    the cells where |T_c| exceeds 1 % of its largest, the shares are Σ response / Σ_S T_c over the
+    non-buffer cells within each radius of S (0: S itself), over the buffer ring, and over the whole box.
+
+    Returns
+    -------
+    pandas.Series
+        ``departure [Gt/yr]``, ``within R deg`` for each radius, ``buffer ring``, ``whole box``.
+    """
+    ctx = prepare(sol, data_dir)
+    truth = load_truth(data_dir)
+    if component not in truth:
+        raise KeyError(f"{data_dir}/truth/truth.nc has no component {component!r} (has {sorted(truth.data_vars)})")
+    if list(np.asarray(sol["month"].values).astype(str)) != list(np.asarray(base["month"].values).astype(str)):
+        raise ValueError("the scenario solve and its baseline have different months: solve both with the same settings")
+    tm = list(np.asarray(truth["month"].values).astype(str))
+    idx = [tm.index(m) for m in np.asarray(sol["month"].values).astype(str)]
+    tc = truth[component].isel(time=idx).reindex(lat=sol["lat"].values, lon=sol["lon"].values, method="nearest",
+                                                 tolerance=1e-6)
+    t = np.asarray(sol["decimal_year"].values, float)
+    x = np.asarray(tc.transpose("time", "lat", "lon").values, float).reshape(t.size, -1) / 100.0
+    gt = np.asarray(sol["cell_area"].values, float).ravel() * 1e3 / 1e12
+    Tc = np.zeros(gt.size)
+    ok = np.isfinite(x).all(axis=0)
+    Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
+    response = (trend_map(sol, "lwe_thickness") - trend_map(base, "lwe_thickness")) * gt
+    inner = np.asarray(sol["is_buffer"].values).ravel() == 0 if "is_buffer" in sol else np.ones(gt.size, bool)
+    S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max())
+    total = float(Tc[S].sum())
+    lat, lon = np.asarray(ctx.grid.lat, float).ravel(), np.asarray(ctx.grid.lon, float).ravel()
+    out = {"departure [Gt/yr]": total}
+    for r in radii_deg:
+        near = np.zeros(gt.size, bool)
+        for j in np.flatnonzero(S):
+            near |= (np.abs(lat - lat[j]) <= r + 1e-9) & (np.abs(lon - lon[j]) <= r + 1e-9)
+        out[f"within {r:g} deg" if r else "where it happened"] = float(response[near & inner].sum()) / total
+    out["buffer ring"] = float(response[~inner].sum()) / total
+    out["whole box"] = float(response[inner].sum()) / total
+    return pd.Series(out)
 
 
 def _cmd_score(args) -> int:

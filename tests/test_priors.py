@@ -131,3 +131,21 @@ def test_real_shean_prior(data_dir):
     p = load_priors(data_dir, g, hydrology="none")
     assert p["glacier"].substitute and "Shean" in p["glacier"].substitute
     assert np.all(p["glacier"].seasonal_second_moment == 0)
+
+
+def test_rate_variability_unclamps_a_near_zero_prior_rate():
+    """sigma^2 gains (A/S * sd * std(t))^2: a glacier cell whose prior rate is ~0 gets the variance of
+    what could change on its ice; a cell without glacier keeps its sigma; a zero sd changes nothing."""
+    from hma_mascon.priors import PriorComponent, rate_rms, with_rate_variability
+
+    rms = np.array([0.5, 1e-3, 0.2])
+    comp = PriorComponent("glacier", None, rms, np.zeros((12, 3)), source="test", rate=np.array([-0.1, 2e-4, 0.0]))
+    area_km2 = np.array([100.0, 500.0, 0.0])
+    cell = np.full(3, 2.5e9)
+    out = with_rate_variability(comp, area_km2, cell, 0.3)
+    extra = rate_rms(area_km2 * 1e6 / cell * 0.3, ("2002-01", "2017-12"))
+    np.testing.assert_allclose(out.rms ** 2, rms ** 2 + extra ** 2)
+    assert out.rms[1] > 100 * rms[1] and out.rms[2] == rms[2]
+    assert extra[1] == pytest.approx(0.2 * 0.3 * 4.62, rel=0.01)  # 20 % ice, std of a 16-year monthly ramp 4.62 yr
+    np.testing.assert_array_equal(with_rate_variability(comp, area_km2, cell, 0.0).rms, rms)
+    assert "rate variability 0.3" in out.source and np.array_equal(out.rate, comp.rate)

@@ -109,6 +109,23 @@ def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_pat
     spec.loader.exec_module(script)
     row = script.scenario_row(blind, d, "scenario")
     assert row["target: >= 0.7 within 1 deg"] is False and row["departure's trend [Gt/yr]"] < 0
+    from hma_mascon.scoring import departure_response
+
+    base_tr = load_truth(ensure_synthetic_data_dir()).isel(time=slice(0, None, 12))
+    base = sol.copy()
+    base["lwe_thickness"] = (sol["lwe_thickness"].dims, base_tr["lwe_thickness"].values.astype(float))
+    resp = departure_response(sol, base, d, "scenario")  # truth minus truth: exactly the departure
+    assert resp["departure [Gt/yr]"] == pytest.approx(-2.5, rel=0.02)
+    assert resp["where it happened"] == pytest.approx(1.0, abs=0.02) and resp["whole box"] == pytest.approx(1.0, abs=0.02)
+    assert resp["within 1 deg"] >= resp["where it happened"] - 1e-9
+    smeared = sol.copy()  # the departure spread 2 deg north: little of it stays where it happened
+    smeared["lwe_thickness"] = base["lwe_thickness"] + np.roll(dep, 4, axis=1)
+    r2 = departure_response(smeared, base, d, "scenario")
+    assert r2["where it happened"] < 0.5 and r2["within 2 deg"] == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="different months"):
+        departure_response(sol, base.isel(time=slice(1, None)), d, "scenario")
+    row = script.scenario_row(sol, d, "scenario", base)  # with a baseline the response decides: all of it kept
+    assert row["response within 1 deg [fraction]"] == pytest.approx(1.0, abs=0.02) and row["target: >= 0.7 within 1 deg"]
     got = read_scenario_scores(Path(__file__).resolve().parents[1] / "reproduction")
     if got is not None:
         table, meta = got
