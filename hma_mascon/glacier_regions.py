@@ -39,7 +39,8 @@ import xarray as xr
 
 from .datadir import dataset_files, dataset_path
 from .errors import InputError
-from .priors import PriorComponent, crop_to_grid, rate_rms, regrid_to_cells
+from .priors import PriorComponent, rate_rms
+from .regrid import crop_to_grid, regrid_to_cells
 
 __all__ = ["GlacierRegion", "REGIONS", "PRIOR_PERIOD", "HUGONNET_PERIODS", "read_hugonnet", "hugonnet_rates",
            "hugonnet_rate_grid", "hugonnet_prior", "glacier_area_cells",

@@ -11,8 +11,8 @@ import xarray as xr
 from ..constants import RHO_WATER
 from ..datadir import DatasetNotFoundError, dataset_path
 from ..paper import paper_numbers
-from ..priors import regrid_to_cells, shean_rate_grid
-from ..priors import crop_to_grid
+from ..priors import shean_rate_grid
+from ..regrid import crop_to_grid, regrid_to_cells
 from ..regions import (
     load_wgms_balances,
     load_wgms_stations,
