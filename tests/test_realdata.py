@@ -86,7 +86,9 @@ def test_cells_are_physical(solutions):
     Measured on all months (hybrid sigmas split at n = 20, alpha floor 10): CSR 99.9th percentile
     2.39 m, maximum 8.7 m; ITSG 4.70 m and 14.2 m (a handful of months with a small alpha). The
     failures this guards against: formal sigmas gave 142 m, empirical sigmas without the monthly
-    noise factor 160 m (2015-02), no alpha floor 30.6 m (2004-07).
+    noise factor 160 m (2015-02), no alpha floor 30.6 m (2004-07). Since the noise screen
+    (max_noise_factor = 4) drops 2015-02, all months: CSR 2.8 m inside the box and 4.8 m in the
+    buffer ring, ITSG 2.4 m and 5.6 m (reproduction/centres_real.csv).
     """
     for src, sol in solutions.items():
         v = np.abs(sol["lwe_thickness"].values) / 100.0
