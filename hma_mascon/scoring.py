@@ -162,6 +162,39 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
+def _component_trend(sol, data_dir, component: str):
+    """The truth's ``component`` over the solution's months as a trend per cell.
+
+    Returns T_c [Gt/yr per cell], the factor from m/yr to Gt/yr per cell, the non-buffer cells and
+    the cells S where the component changes (non-buffer, |T_c| above 1 % of its largest).
+    """
+    truth = load_truth(data_dir)
+    if component not in truth:
+        raise KeyError(f"{data_dir}/truth/truth.nc has no component {component!r} (has {sorted(truth.data_vars)})")
+    tm = list(np.asarray(truth["month"].values).astype(str))
+    idx = [tm.index(m) for m in np.asarray(sol["month"].values).astype(str)]
+    tc = truth[component].isel(time=idx).reindex(lat=sol["lat"].values, lon=sol["lon"].values, method="nearest",
+                                                 tolerance=1e-6)
+    t = np.asarray(sol["decimal_year"].values, float)
+    x = np.asarray(tc.transpose("time", "lat", "lon").values, float).reshape(t.size, -1) / 100.0
+    gt = np.asarray(sol["cell_area"].values, float).ravel() * 1e3 / 1e12  # m/yr -> Gt/yr
+    Tc = np.zeros(gt.size)
+    ok = np.isfinite(x).all(axis=0)
+    Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
+    inner = np.asarray(sol["is_buffer"].values).ravel() == 0 if "is_buffer" in sol else np.ones(gt.size, bool)
+    S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max()) if np.any(Tc) else np.zeros(gt.size, bool)
+    return Tc, gt, inner, S
+
+
+def _cells_within(grid, cells, deg: float) -> np.ndarray:
+    """The cells within ``deg`` degrees (in latitude and in longitude) of any of ``cells``, these included."""
+    lat, lon = np.asarray(grid.lat, float).ravel(), np.asarray(grid.lon, float).ravel()
+    out = np.zeros(lat.size, bool)
+    for j in np.flatnonzero(cells):
+        out |= (np.abs(lat - lat[j]) <= deg + 1e-9) & (np.abs(lon - lon[j]) <= deg + 1e-9)
+    return out
+
+
 def departure_table(sol, data_dir, component: str = "lake", near_deg: float = 1.0) -> pd.DataFrame:
     """Where the truth's ``component`` trend goes in ``sol`` (issue 11, suspect 8: priors that are wrong).
 
@@ -187,32 +220,13 @@ def departure_table(sol, data_dir, component: str = "lake", near_deg: float = 1.
         Index ``where``; columns ``Gt/yr`` and ``share of the component's trend``.
     """
     ctx = prepare(sol, data_dir)
-    truth = load_truth(data_dir)
-    if component not in truth:
-        raise KeyError(f"{data_dir}/truth/truth.nc has no component {component!r} (has {sorted(truth.data_vars)})")
-    tm = list(np.asarray(truth["month"].values).astype(str))
-    idx = [tm.index(m) for m in np.asarray(sol["month"].values).astype(str)]
-    comp = truth[component].isel(time=idx)
-    inner = np.asarray(sol["is_buffer"].values).ravel() == 0 if "is_buffer" in sol else np.ones(ctx.grid.size, bool)
-    tc = comp.reindex(lat=sol["lat"].values, lon=sol["lon"].values, method="nearest", tolerance=1e-6)
-    t = np.asarray(sol["decimal_year"].values, float)
-    x = np.asarray(tc.transpose("time", "lat", "lon").values, float).reshape(t.size, -1) / 100.0
-    area = np.asarray(sol["cell_area"].values, float).ravel()
-    gt = area * 1e3 / 1e12  # m/yr -> Gt/yr
-    Tc = np.zeros(area.size)
-    ok = np.isfinite(x).all(axis=0)
-    Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
+    Tc, gt, inner, S = _component_trend(sol, data_dir, component)
     tsol = truth_as_solution(data_dir, sol)
     ours = trend_map(sol, "lwe_thickness")
     E = (ours - trend_map(tsol, "lwe_thickness")) * gt
     E[~inner] = ours[~inner] * gt[~inner]  # no truth in the ring: all of it is error
-    S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max()) if np.any(Tc) else np.zeros(area.size, bool)
     total = float(Tc[S].sum())
-    lat, lon = np.asarray(ctx.grid.lat, float), np.asarray(ctx.grid.lon, float)
-    around = np.zeros(area.size, bool)
-    for j in np.flatnonzero(S):
-        around |= (np.abs(lat - lat[j]) <= near_deg) & (np.abs(lon - lon[j]) <= near_deg)
-    around &= inner & ~S
+    around = _cells_within(ctx.grid, S, near_deg) & inner & ~S
     near = around & (ctx.glacier_area_km2 > 0)
     rest = inner & ~S & ~near
     rows = {f"the component's trend in the truth ({int(S.sum())} cells)": total,
@@ -247,32 +261,15 @@ def departure_response(sol, base, data_dir, component: str = "scenario",
     pandas.Series
         ``departure [Gt/yr]``, ``within R deg`` for each radius, ``buffer ring``, ``whole box``.
     """
-    ctx = prepare(sol, data_dir)
-    truth = load_truth(data_dir)
-    if component not in truth:
-        raise KeyError(f"{data_dir}/truth/truth.nc has no component {component!r} (has {sorted(truth.data_vars)})")
     if list(np.asarray(sol["month"].values).astype(str)) != list(np.asarray(base["month"].values).astype(str)):
         raise ValueError("the scenario solve and its baseline have different months: solve both with the same settings")
-    tm = list(np.asarray(truth["month"].values).astype(str))
-    idx = [tm.index(m) for m in np.asarray(sol["month"].values).astype(str)]
-    tc = truth[component].isel(time=idx).reindex(lat=sol["lat"].values, lon=sol["lon"].values, method="nearest",
-                                                 tolerance=1e-6)
-    t = np.asarray(sol["decimal_year"].values, float)
-    x = np.asarray(tc.transpose("time", "lat", "lon").values, float).reshape(t.size, -1) / 100.0
-    gt = np.asarray(sol["cell_area"].values, float).ravel() * 1e3 / 1e12
-    Tc = np.zeros(gt.size)
-    ok = np.isfinite(x).all(axis=0)
-    Tc[ok] = np.asarray(fit_harmonic_trend(t, x[:, ok]).trend, float) * gt[ok]
+    ctx = prepare(sol, data_dir)
+    Tc, gt, inner, S = _component_trend(sol, data_dir, component)
     response = (trend_map(sol, "lwe_thickness") - trend_map(base, "lwe_thickness")) * gt
-    inner = np.asarray(sol["is_buffer"].values).ravel() == 0 if "is_buffer" in sol else np.ones(gt.size, bool)
-    S = inner & (np.abs(Tc) > 0.01 * np.abs(Tc).max())
     total = float(Tc[S].sum())
-    lat, lon = np.asarray(ctx.grid.lat, float).ravel(), np.asarray(ctx.grid.lon, float).ravel()
     out = {"departure [Gt/yr]": total}
     for r in radii_deg:
-        near = np.zeros(gt.size, bool)
-        for j in np.flatnonzero(S):
-            near |= (np.abs(lat - lat[j]) <= r + 1e-9) & (np.abs(lon - lon[j]) <= r + 1e-9)
+        near = _cells_within(ctx.grid, S, r)
         out[f"within {r:g} deg" if r else "where it happened"] = float(response[near & inner].sum()) / total
     out["buffer ring"] = float(response[~inner].sum()) / total
     out["whole box"] = float(response[inner].sum()) / total

@@ -77,6 +77,7 @@ def compare_centres(sol_a, sol_b, data_dir, names=("csr", "itsg"), max_ewh_m: fl
         (f"HMA glacier trend {B} ± 95 % [Gt/yr]", f"{rb['trend']:.2f} ± {rb['error95']:.2f}", "", None),
         (f"HMA difference {A} - {B} [Gt/yr]", diff, f"|d| <= {combined:.2f} (combined 95 %)", abs(diff) <= combined),
     ]
+    box = ~np.asarray(ctx.grid.is_buffer, bool)  # the product's cells; the buffer ring absorbs outside signal
     for name, s in zip(names, (sol_a, sol_b)):  # every month of each solution
         allv = np.abs(cell_values(s, "lwe_thickness"))
         k, j = np.unravel_index(np.nanargmax(allv), allv.shape)
@@ -85,7 +86,6 @@ def compare_centres(sol_a, sol_b, data_dir, names=("csr", "itsg"), max_ewh_m: fl
         rows.append((f"largest |cell-month| {name}, all months and cells [m]", float(allv[k, j]),
                      f"<= {max_ewh_m:g}", bool(allv[k, j] <= max_ewh_m)))
         rows.append((f"where and when ({name})", where, "", None))
-        box = ~np.asarray(ctx.grid.is_buffer, bool)  # the product's cells; the buffer ring absorbs outside signal
         inner = allv[:, box]
         k2, j2 = np.unravel_index(np.nanargmax(inner), inner.shape)
         rows.append((f"largest |cell-month| {name}, cells inside the box (no buffer ring) [m]", float(inner[k2, j2]),

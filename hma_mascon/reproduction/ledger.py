@@ -199,17 +199,7 @@ def read_scenario_scores(directory):
     (pandas.DataFrame, dict) or None
         Metrics as rows, scenarios as columns; the sidecar's settings.
     """
-    path = Path(directory) / "wrong_prior_scenarios.csv"
-    if not path.is_file():
-        return None
-    try:
-        table = pd.read_csv(path, index_col="scenario")
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read the scenario scores ({exc})") from exc
-    side = path.with_suffix(".json")
-    meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
-    keep = [c for c in table.columns if c not in ("overrides",)]
-    return table[keep].T, meta
+    return _read_scores(directory, "wrong_prior_scenarios.csv", "scenario", "scenario scores", ("overrides",))
 
 
 def read_configuration_scores(directory):
@@ -224,16 +214,22 @@ def read_configuration_scores(directory):
     (pandas.DataFrame, dict) or None
         Metrics as rows, configurations (and ``truth``) as columns; the sidecar's settings.
     """
-    path = Path(directory) / "closed_loop_configurations.csv"
+    return _read_scores(directory, "closed_loop_configurations.csv", "configuration", "configuration scores",
+                        ("preset", "overrides", "tests"))
+
+
+def _read_scores(directory, name: str, index: str, what: str, drop: tuple):
+    """A committed score table ``name`` (columns transposed to rows) and its ``.json`` sidecar, or None."""
+    path = Path(directory) / name
     if not path.is_file():
         return None
     try:
-        table = pd.read_csv(path, index_col="configuration")
+        table = pd.read_csv(path, index_col=index)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot read the configuration scores ({exc})") from exc
+        raise ValueError(f"{path}: cannot read the {what} ({exc})") from exc
     side = path.with_suffix(".json")
     meta = json.loads(side.read_text()) if side.is_file() else {"settings": "not recorded"}
-    keep = [c for c in table.columns if c not in ("preset", "overrides", "tests")]
+    keep = [c for c in table.columns if c not in drop]
     return table[keep].T, meta
 
 
