@@ -113,6 +113,12 @@ class PointMassMascon:
       iteration ran a few refined-step months two decades below their neighbours, giving cells of
       10-30 m. Months where it acted are counted in the ``alpha_floored_*`` variables. The
       ``paper`` preset has no floor.
+    * ``trend_from="data"`` (deviation from METHODS.md §9; ``paper`` and ``diagonal``: "preliminary"):
+      the trend removed before the refined step is solved once from the six-term trend of the
+      pseudo-observations, with the preliminary prior and its own α at the trend's noise level
+      (:func:`hma_mascon.two_step.data_trend_solve`), instead of fitted to the preliminary solutions,
+      whose α is chosen for one month's signal-to-noise and damps every month and so their trend.
+      Its stated error is the trend solve's posterior (formal noise plus bias).
     * ``degree0="remove"`` takes the degree-0 term out of every kernel column
       (:func:`hma_mascon.kernels.remove_degree0`): the pseudo-observations are synthesised from
       degrees 1..nmax (ΔC00 = 0, §2.2), so a kernel that keeps the total-mass term is inconsistent
@@ -305,6 +311,7 @@ class PointMassMascon:
                                 alpha_method=self.alpha_method, alpha=self.alpha_fixed, sigma0sq=s0, mse_norm=self.mse_norm,
                                 alpha_floor_factor=self.alpha_floor_factor, alpha_per=self.alpha_per,
                                 remove=self.remove, two_step=self.two_step, progress=self.progress,
+                                trend_from=self.trend_from,
                                 trend_probe=None if trend_probe is None else self._probe(trend_probe, grid.size))
         self.grid_, self.obs_ = grid, obs
         self.design_matrix_ = A

@@ -214,6 +214,7 @@ def _add_trend_bias(out, res, bias_sd, grid, data_dir, t, kappa=1.0, region="hma
     ok = np.all(np.isfinite(res.x), axis=1)
     out.attrs["trend_bias_time_variance"] = float(np.var(np.asarray(t, float)[ok]))
     out.attrs["trend_bias_scale"] = float(res.trend_bias_scale)
+    out.attrs["alpha_trend"] = float(res.alpha_trend)
     if region != "hma":  # beyond HMA: the region's glacier cells (hma_mascon.glacier_regions)
         weights = glacier_cell_weights(glacier_area_cells(data_dir, grid), grid.is_buffer, REGIONS[region].title)
         sd = regional_trend_bias_sd(res.trend_bias_factor, res.trend_bias_scale, weights, grid)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .consistency import filtered_ewh, filtered_ewh_of_grid
 from .constants import RHO_WATER
 from .geometry import grid_of_solution
 from .glacier_regions import HUGONNET_PERIODS, REGIONS, glacier_area_cells, hugonnet_rates
@@ -45,9 +46,9 @@ from .reproduction import prepare as prepare_context
 from .reproduction import regional_trend_table
 from .params import resolve
 from .stokes import anomalies
-from .timeseries import decimal_year, trend_with_error
+from .timeseries import decimal_year, harmonic_design, trend_with_error
 
-__all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "region_table", "region_group", "read_region_cache",
+__all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "filtered_trend_fit", "region_table", "region_group", "read_region_cache",
            "reading_notes"]
 
 
@@ -103,9 +104,7 @@ def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
     -------
     (time (datetime64), mass [Gt], GIA trend removed [Gt/yr])
     """
-    settings = resolve("default", {k.removeprefix("param_"): v for k, v in sol.attrs.items()
-                                   if k.startswith("param_") and k.removeprefix("param_") in ("region", "source")})
-    stokes = anomalies(read_grace(data_dir, settings))
+    stokes = _grace_anomalies(sol, data_dir)
     grid = grid_of_solution(sol)
     inner = np.asarray(sol["is_buffer"].values, bool).ravel() == 0 if "is_buffer" in sol else np.ones(grid.size, bool)
     nmax = int(sol.attrs.get("param_nmax", 96))
@@ -116,6 +115,70 @@ def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
     gia = float(np.sum(rates[0][inner] * grid.area[inner]) * RHO_WATER / 1e12) if rates else 0.0
     mass = np.sum(ewh[:, inner] * grid.area[inner], axis=1) * RHO_WATER / 1e12 - gia * (t - t.mean())
     return stokes["time"].values, mass, gia
+
+
+def _grace_anomalies(sol, data_dir) -> xr.Dataset:
+    settings = resolve("default", {k.removeprefix("param_"): v for k, v in sol.attrs.items()
+                                   if k.startswith("param_") and k.removeprefix("param_") in ("region", "source")})
+    return anomalies(read_grace(data_dir, settings))
+
+
+def filtered_trend_fit(sol, stokes, cells, months) -> tuple[float, float]:
+    r"""How much of the data's trend the solution keeps, judged by the data alone [Gt/yr].
+
+    The trend of the Level-2 coefficients and the trend of the solution's total field
+    (``lwe_thickness``, GIA and everything else included, as GRACE sees it) over the same months,
+    both seen through the same filters (DDK5 and a 200 km Gaussian, :func:`hma_mascon.consistency.filtered_ewh`
+    and :func:`~hma_mascon.consistency.filtered_ewh_of_grid`), summed over ``cells``:
+
+    .. math:: F_{GRACE} = \sum_{j} \rho_w S_j\,\mathcal{F}[\dot C, \dot S]_j, \qquad
+              F_{sol} = \sum_{j} \rho_w S_j\,\mathcal{F}[\mathcal{A}\,\dot x]_j ,
+
+    with :math:`\mathcal{A}` the analysis of the solution's trend grid into Stokes coefficients. A
+    solve that fits the data's trend gives F_sol ≈ F_GRACE whatever the truth is; a ratio well
+    below 1 means the regularization, not the data, set the trend there. The data carry signal
+    from outside the grid (ocean mass, degree 1) that the solution does not model, so over a
+    small sum the ratio is a diagnostic, not a correction. No Hugonnet rate or prior enters it.
+
+    Parameters
+    ----------
+    sol : xarray.Dataset
+        A solution (``lwe_thickness`` in cm, ``decimal_year``).
+    stokes : xarray.Dataset
+        Level-2 anomalies (:func:`hma_mascon.stokes.anomalies`), attributes ``radius`` and ``GM``.
+    cells : ndarray of bool (m,)
+        The cells summed ((lat, lon) row-major).
+    months : ndarray of bool (time,)
+        The solution's months used.
+
+    Returns
+    -------
+    (F_GRACE, F_sol) [Gt/yr]
+    """
+    sol_month = np.asarray(sol["time"].values).astype("datetime64[M]")[months]
+    take = np.isin(np.asarray(stokes["time"].values).astype("datetime64[M]"), sol_month)
+    if take.sum() < 6:
+        raise ValueError(f"filtered_trend_fit: only {int(take.sum())} months of the coefficients match the solution's")
+    t = decimal_year(stokes["time"].values[take])
+    H = harmonic_design(t, float(t.mean()))
+    coef = []
+    for name in ("C", "S"):
+        v = np.asarray(stokes[name].values, float)[take]
+        coef.append(np.linalg.lstsq(H, v.reshape(v.shape[0], -1), rcond=None)[0][1].reshape(v.shape[1:]))
+    love = load_love_numbers(int(stokes["degree"].max()))
+    radius, gm = float(stokes.attrs["radius"]), float(stokes.attrs["GM"])
+    lat, lon = sol["lat"].values, sol["lon"].values
+    grace = np.asarray(filtered_ewh(coef[0], coef[1], lat, lon, love, radius, GM=gm).values).ravel()
+    x = np.asarray(sol["lwe_thickness"].transpose("time", "lat", "lon").values, float)[months] / 100.0
+    ts = np.asarray(sol["decimal_year"].values, float)[months] if "decimal_year" in sol.coords \
+        else decimal_year(sol["time"].values[months])
+    slope = np.linalg.lstsq(harmonic_design(ts, float(ts.mean())), np.nan_to_num(x.reshape(x.shape[0], -1)),
+                            rcond=None)[0][1]
+    trend = xr.DataArray(slope.reshape(lat.size, lon.size), dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    fitted = np.asarray(filtered_ewh_of_grid(trend, love, radius, nmax=int(stokes["degree"].max()), GM=gm).values).ravel()
+    area = grid_of_solution(sol).area
+    gt = lambda f: float(np.sum(f[cells] * area[cells]) * RHO_WATER / 1e12)  # noqa: E731
+    return gt(grace), gt(fitted)
 
 
 def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False) -> pd.DataFrame:
@@ -137,7 +200,9 @@ def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False)
         ``land_no_glacier_trend`` [Gt/yr], ``glacier_area_km2`` (cells summed) and ``rgi_area_km2``
         (the table's); with ``filtered``, ``filtered_box_trend`` and ``gia_box_trend`` [Gt/yr]
         (:func:`filtered_box_series`: the box's filtered GRACE trend, GIA removed, and the GIA trend
-        removed).
+        removed), and ``filtered_grace_glacier``, ``filtered_solution_glacier`` [Gt/yr] and
+        ``data_kept`` (their ratio) over the glacier cells (:func:`filtered_trend_fit`: how much of
+        the data's own trend the solve kept there).
     """
     region = REGIONS[region_of(sol)]
     grid, inner, area_km2 = _cells(sol, data_dir)
@@ -161,6 +226,7 @@ def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False)
     hug = hugonnet_rates(data_dir, region.rgi)
     himap = prepare_context(sol, data_dir) if region.glacier_sum == "himap" else None
     box = filtered_box_series(sol, data_dir) if filtered else None
+    stokes = _grace_anomalies(sol, data_dir) if filtered else None
     rows = []
     for period, (label, first, last) in HUGONNET_PERIODS.items():
         sel = _period_months(sol, first, last) & ok_all
@@ -196,6 +262,9 @@ def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False)
             w = _months_between(tb, first, last) & np.isfinite(mb)
             row["filtered_box_trend"] = float(trend_with_error(decimal_year(tb[w]), mb[w])[0])
             row["gia_box_trend"] = gia_box
+            fg, fs = filtered_trend_fit(sol, stokes, glacier, sel)
+            row.update(filtered_grace_glacier=fg, filtered_solution_glacier=fs,
+                       data_kept=fs / fg if abs(fg) > 1e-9 else np.nan)
         rows.append(row)
     return pd.DataFrame(rows).set_index("period")
 

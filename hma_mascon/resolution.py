@@ -86,7 +86,8 @@ def trend_bias_sd(system, R, alpha: float, beta1) -> np.ndarray:
     return np.sqrt(c2 * alpha**2 * ((Q**2) @ (1.0 / (lam + alpha) ** 2)))
 
 
-def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None, alpha_ref=None) -> np.ndarray:
+def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None, alpha_ref=None,
+                      posterior: bool = False) -> np.ndarray:
     r"""Factor M (m, m) of the regularization-bias covariance of the two-step trend, c² M Mᵀ.
 
     The two-step trend of a true trend field β is :math:`\hat\beta = H_{pre}\beta +
@@ -113,12 +114,19 @@ def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None,
     ref_system, r_ref, alpha_ref : optional
         Eigensystem, R_sv and α of the refined step (None: a one-step solve, M = Q diag(α/(λ+α))).
 
+    posterior : bool
+        With ``posterior=True`` the first factor is Q diag(sqrt(α/(λ+α))), so that c² M Mᵀ is the
+        posterior covariance σ²_0,β (N + αR)⁻¹ of a trend solved once from the data's trend
+        (formal noise plus bias, c² = σ²_0,β/α; :func:`hma_mascon.two_step.data_trend_solve`),
+        then reduced by what the refined step recovers.
+
     Returns
     -------
     numpy.ndarray (m, m)
     """
     lam = np.asarray(pre_system.lam, float)
-    M = np.asarray(pre_system.Q, float) * (alpha_pre / (lam + alpha_pre))
+    g = alpha_pre / (lam + alpha_pre)
+    M = np.asarray(pre_system.Q, float) * (np.sqrt(g) if posterior else g)
     if ref_system is not None:
         M = M - apply_resolution(ref_system, r_ref, alpha_ref, M.T).T
     return M

@@ -24,7 +24,7 @@ from .resolution import trend_bias_factor, trend_bias_sd, trend_prior_scale, tre
 from .timeseries import harmonic_design  # the six-term model of §9, shared with the trend fits
 from .weights import apply_whitener
 
-__all__ = ["fit_six_term", "preliminary_solve", "refined_solve", "TwoStepResult", "two_step_solve"]
+__all__ = ["fit_six_term", "preliminary_solve", "refined_solve", "data_trend_solve", "TwoStepResult", "two_step_solve"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,7 +208,8 @@ class TwoStepResult:
         Trend part removed before the refined step.
     preliminary, refined : StepResult
     beta : ndarray (6, m)
-        Six-term coefficients of the preliminary solution.
+        Six-term coefficients of the preliminary solution; with ``trend_from="data"`` beta[1] is the
+        trend solved from the data (:func:`data_trend_solve`).
     t0 : float
         Reference epoch of the fit (mean of the available epochs).
     error : ndarray (T, m)
@@ -230,7 +231,9 @@ class TwoStepResult:
         regularization bias of the trend is ``trend_bias_scale**2 * M @ M.T`` [(m/yr)²].
     trend_bias_scale : float
         c of :func:`hma_mascon.resolution.trend_prior_scale` (from the preliminary step's median α
-        and σ0² and the months used).
+        and σ0² and the months used), or sqrt(σ²_0,β/α_β) with ``trend_from="data"``.
+    alpha_trend : float
+        The α of the trend: the preliminary step's median α, or α_β with ``trend_from="data"``.
     """
 
     x: np.ndarray
@@ -246,6 +249,7 @@ class TwoStepResult:
     trend_probe_recovered: np.ndarray = field(default=None)
     trend_bias_factor: np.ndarray = field(default=None)
     trend_bias_scale: float = np.nan
+    alpha_trend: float = np.nan
 
     def expected_trend_bias_sd(self, weights=None) -> np.ndarray:
         """Prior-expected sd of the regularization bias of the trend [m/yr per cell, or the units
@@ -259,6 +263,60 @@ class TwoStepResult:
         return self.trend_bias_scale * np.sqrt(np.einsum("rk,rk->r", G, G))
 
 
+def data_trend_solve(normals, system, g, Y, t, t0, months, *, sigma0sq=None, sigma0sq_fallback=1.0,
+                     alpha_method="mse", alpha=None, mse_norm="euclidean"):
+    r"""The trend field solved from the trend of the data, with its own α (``trend_from="data"``).
+
+    The six-term model of §9 is fitted to every pseudo-observation over the months used,
+    :math:`\dot y = w^T Y` with :math:`w` the trend row of :math:`(H^TH)^{-1}H^T`, and the trend
+    field is the regularized solution of that one right-hand side with the preliminary step's
+    prior R_pre and eigensystem:
+
+    .. math:: \hat\beta = (N + \alpha_\beta R_{pre})^{-1} A^T P\, \dot y ,
+              \qquad \sigma^2_{0,\beta} = \sum_k w_k^2\, \sigma^2_{0,k} ,
+
+    α_β chosen by the same rule as the months, at the trend's own noise level σ²_0,β (about
+    σ0²/(T var t): two hundred months make it four decades smaller than a month's). METHODS.md §9
+    instead fits the trend to the preliminary solutions, whose α is chosen for a single month's
+    signal-to-noise: every month is damped, and so is their trend (real CSR, Southern Andes: the
+    solution kept 48 % of the data's own filtered trend over the glacier cells). A fixed α of the
+    months becomes α Σ w_k² var(t), the same prior scale for the trend (sd(β) = sd(x)/std(t),
+    :func:`hma_mascon.resolution.trend_prior_scale`).
+
+    Parameters
+    ----------
+    normals : NormalMatrices
+    system : EigenSystem
+        The preliminary eigensystem of whitening group ``g`` (its whitener whitens ẏ).
+    Y : ndarray (T, n)
+    t : ndarray (T,)
+        Decimal years.
+    t0 : float
+        Reference epoch (that of the six-term fit of the preliminary solutions).
+    months : ndarray of bool (T,)
+        The months used (those the preliminary step solved).
+    sigma0sq : float, array (T,) or None
+        Variance factors of the months (None: ``sigma0sq_fallback`` for every month).
+
+    Returns
+    -------
+    (beta (m,), alpha_beta, sigma0sq_beta)
+    """
+    idx = np.flatnonzero(months)
+    H = harmonic_design(t[idx], t0)
+    w = np.linalg.pinv(H)[1]  # trend row of (H^T H)^-1 H^T
+    ydot = w @ Y[idx]
+    s0 = np.broadcast_to(np.asarray(sigma0sq_fallback if sigma0sq is None else sigma0sq, float), (t.size,))[idx]
+    s0_beta = float(np.sum(w**2 * s0))
+    a_beta = None
+    if alpha is not None:
+        a_beta = float(np.nanmedian(np.atleast_1d(alpha))) * float(np.sum(w**2)) * float(np.var(t[idx]))
+    wg, _, _, _ = normals.get(g)
+    step = regularized_solve(system, apply_whitener(wg, ydot[:, None]).T, alpha_method, a_beta,
+                             sigma0sq=s0_beta, mse_norm=mse_norm)
+    return step.x[0], float(step.alpha[0]), s0_beta
+
+
 def _median_sigma0sq(step, idx, sigma0sq):
     """σ0² the step's stated errors used: the fixed value(s) if given, else the estimates."""
     if sigma0sq is not None:
@@ -268,7 +326,8 @@ def _median_sigma0sq(step, idx, sigma0sq):
 
 def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=None, alpha_method="mse", alpha=None,
                    sigma0sq=None, mse_norm="euclidean", remove="trend", two_step=True, progress=False,
-                   trend_probe=None, alpha_floor_factor=None, alpha_per="month") -> TwoStepResult:
+                   trend_probe=None, alpha_floor_factor=None, alpha_per="month",
+                   trend_from="preliminary") -> TwoStepResult:
     """Two-step estimation of METHODS.md §9.
 
     1. x_pre(t) with R_pre, α_pre(t);
@@ -277,6 +336,11 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
        (``remove="offset+trend"``: β0 + β1 (t - t0)) [AMB-9];
     3. x_sv(t) from y - A x_trend(t) with R_sv(c(t)) and its own α;
     4. x = x_trend + x_sv.
+
+    ``trend_from="data"`` replaces step 2's trend β1 by :func:`data_trend_solve`: the trend of the
+    data solved once with its own α (deviation from METHODS.md §9, which fits the trend to the
+    damped preliminary solutions); the offset, annual and semi-annual terms stay those of the
+    preliminary fit, and the bias and probe terms use α_β.
 
     With ``two_step=False`` the preliminary solution is returned as final (refined = preliminary).
     The formal error of the final solution is that of the refined step (the trend part is a
@@ -292,6 +356,8 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     """
     if remove not in ("trend", "offset+trend"):
         raise ValueError(f'remove must be "trend" or "offset+trend", got {remove!r}')
+    if trend_from not in ("preliminary", "data"):
+        raise ValueError(f'trend_from must be "preliminary" or "data", got {trend_from!r}')
     Y = np.atleast_2d(np.asarray(Y, float))
     t = np.asarray(t, float)
     normals = NormalMatrices(A, whiten)
@@ -316,6 +382,16 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
                              stated_error=np.hypot(pre.error, pre.bias_sd), trend_probe=probe,
                              trend_probe_recovered=rec, trend_bias_factor=M, trend_bias_scale=c)
     beta, t0 = fit_six_term(t, pre.x)
+    system, idx = pre.systems[g_main]
+    alpha_pre = float(np.nanmedian(pre.alpha[idx]))
+    c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
+    if trend_from == "data":
+        solved = np.all(np.isfinite(pre.x), axis=1)
+        beta[1], alpha_pre, s0_beta = data_trend_solve(
+            normals, system, g_main, Y, t, t0, solved, sigma0sq=sigma0sq,
+            sigma0sq_fallback=float(np.nanmedian(pre.sigma0sq[solved])), alpha_method=alpha_method, alpha=alpha,
+            mse_norm=mse_norm)
+        c = float(np.sqrt(s0_beta / alpha_pre))  # the trend system's own prior scale, c² = σ0²_β/α_β
     x_trend = np.outer(t - t0, beta[1])
     if remove == "offset+trend":
         x_trend = x_trend + beta[0][None, :]
@@ -324,20 +400,18 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
                         alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq, mse_norm=mse_norm, progress=progress,
                         keep_largest_system=True, alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per,
                         _normals=normals)
-    system, idx = pre.systems[g_main]
-    alpha_pre = float(np.nanmedian(pre.alpha[idx]))
     tb = trend_bias_sd(system, r_pre, alpha_pre, beta[1])
     (rsys, ridx, rR), = ref.systems.values()
     alpha_ref = float(np.nanmedian(ref.alpha[ridx]))
     rec = None
     if probe is not None:
         rec = trend_recovery(system, r_pre, alpha_pre, rsys, rR, alpha_ref, probe)
-    M = trend_bias_factor(system, alpha_pre, rsys, rR, alpha_ref)
-    c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
+    M = trend_bias_factor(system, alpha_pre, rsys, rR, alpha_ref, posterior=trend_from == "data")
     pre.systems = {}
     ref.systems = {}
     post_ref = np.hypot(ref.error, ref.bias_sd)
     post_pre = np.hypot(pre.error, pre.bias_sd)
     return TwoStepResult(x=x_trend + ref.x, x_trend=x_trend, preliminary=pre, refined=ref, beta=beta, t0=t0,
                          error=ref.error, trend_bias_sd=tb, stated_error=np.fmax(post_ref, post_pre),
-                         trend_probe=probe, trend_probe_recovered=rec, trend_bias_factor=M, trend_bias_scale=c)
+                         trend_probe=probe, trend_probe_recovered=rec, trend_bias_factor=M, trend_bias_scale=c,
+                         alpha_trend=alpha_pre)

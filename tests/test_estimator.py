@@ -269,6 +269,11 @@ def test_trend_bias_covariance_equals_the_algebra_and_a_monte_carlo():
         M1 = trend_bias_factor(pre, a_pre)
         np.testing.assert_allclose(M1 @ M1.T, (np.eye(m) - Hp) @ np.linalg.inv(Rp) @ (np.eye(m) - Hp).T,
                                    rtol=1e-7, atol=1e-10)
+        # posterior: with c² = σ0²/α, c² M Mᵀ = σ0² (N + αR)⁻¹ (formal noise plus bias), and it exceeds
+        # the bias alone
+        Mp = trend_bias_factor(pre, a_pre, posterior=True)
+        np.testing.assert_allclose(Mp @ Mp.T / a_pre, np.linalg.inv(N + a_pre * Rp), rtol=1e-7, atol=1e-10)
+        assert np.all(np.einsum("jk,jk->j", Mp, Mp) > np.einsum("jk,jk->j", M1, M1))
     # Monte Carlo: the bias of beta drawn from the prior
     L = np.linalg.cholesky(np.linalg.inv(Rp))
     betas = rng.normal(size=(4000, m)) @ L.T
@@ -339,3 +344,51 @@ def test_robust_alpha_floor_lifts_only_outlying_months():
     # the solution of the lifted month is the direct solve at the lifted alpha
     x = np.linalg.solve(A.T @ A + out.alpha[3] * np.diag(r), A.T @ Y[3])
     np.testing.assert_allclose(out.x[3], x, rtol=1e-8)
+
+
+def test_trend_from_data_is_the_regularized_solve_of_the_data_trend():
+    """trend_from="data": beta1 = (N + a_b R_pre)^-1 A^T (w^T Y) with w the trend row of the six-term
+    fit and, for a fixed monthly alpha a, a_b = a sum(w^2) var(t) (the same prior scale for the
+    trend); the refined step then works on y - A beta1 (t - t0)."""
+    rng = np.random.default_rng(21)
+    n, m, T = 50, 30, 36
+    A = rng.normal(size=(n, m))
+    t = 2004 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    Y = np.outer(t - t.mean(), rng.normal(0, 0.05, m)) @ A.T + 0.1 * rng.normal(size=(T, n))
+    r = rng.uniform(1.0, 10.0, m)
+    res = two_step_solve(A, Y, t, cal, r, r, alpha=2.0, sigma0sq=1.0, trend_from="data")
+    w = np.linalg.pinv(harmonic_design(t, t.mean()))[1]
+    a_b = 2.0 * np.sum(w**2) * np.var(t)
+    assert res.alpha_trend == pytest.approx(a_b, rel=1e-12)
+    direct = np.linalg.solve(A.T @ A + a_b * np.diag(r), A.T @ (w @ Y))
+    np.testing.assert_allclose(res.beta[1], direct, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res.x_trend, np.outer(t - res.t0, direct), rtol=1e-8, atol=1e-12)
+    assert res.trend_bias_scale == pytest.approx(np.sqrt(np.sum(w**2) / a_b), rel=1e-12)
+    with pytest.raises(ValueError, match="trend_from"):
+        two_step_solve(A, Y, t, cal, r, r, alpha=2.0, trend_from="fit")
+
+
+def test_trend_from_data_is_not_damped_like_the_months():
+    """Noisy months: the MSE rule picks each month's alpha for one month's signal-to-noise and the
+    preliminary solutions' trend comes back damped; the trend solved from the data's trend, at its
+    own noise level (T months: a smaller alpha), is closer to the truth and less damped."""
+    rng = np.random.default_rng(8)
+    n, m, T = 60, 40, 120
+    A = rng.normal(size=(n, m))
+    t = 2003 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    beta = rng.normal(0, 0.05, m)
+    amp = rng.uniform(0.05, 0.2, m)
+    X = np.outer(t - t.mean(), beta) + amp * np.cos(2 * np.pi * t[:, None])
+    Y = X @ A.T + 1.5 * rng.normal(size=(T, n))
+    r_pre = 1 / np.mean(X**2, 0)
+    r_sv = np.tile(1 / amp**2, (12, 1))
+    kw = dict(alpha_method="mse", sigma0sq=1.5**2)
+    old = two_step_solve(A, Y, t, cal, r_pre, r_sv, **kw)
+    new = two_step_solve(A, Y, t, cal, r_pre, r_sv, trend_from="data", **kw)
+    got_old, got_new = fit_six_term(t, old.x)[0][1], fit_six_term(t, new.x)[0][1]
+    assert new.alpha_trend < np.median(old.preliminary.alpha)
+    assert np.linalg.norm(got_new - beta) < 0.7 * np.linalg.norm(got_old - beta)
+    damping = lambda b: float(b @ beta / (beta @ beta))  # noqa: E731  regression slope on the truth
+    assert damping(got_old) < damping(got_new) <= 1.1

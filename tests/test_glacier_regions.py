@@ -6,8 +6,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
+from hma_mascon.consistency import prior_stokes
 from hma_mascon.errors import InputError
 from hma_mascon.geometry import mascon_grid
 from hma_mascon.glacier_regions import (
@@ -20,9 +23,12 @@ from hma_mascon.glacier_regions import (
     hugonnet_rates,
 )
 from hma_mascon.inputs import prepare
+from hma_mascon.love_numbers import load_love_numbers
 from hma_mascon.params import resolve
 from hma_mascon.pipeline import warn_small_box
 from hma_mascon.priors import PriorComponent, hugonnet_comparison, without_cells
+from hma_mascon.region_validation import filtered_trend_fit
+from hma_mascon.timeseries import decimal_year
 from hma_mascon.synthetic import ensure_synthetic_data_dir
 
 
@@ -152,4 +158,47 @@ def test_a_region_book_solves_compares_and_writes_a_cf_product(data_dir, tmp_pat
     # what the data say before any inversion: filtered GRACE over the box, the first GIA model removed
     assert np.all(np.isfinite(table["filtered_box_trend"])) and np.all(table["gia_box_trend"] > 0)  # Barents uplift
     assert np.all(np.isfinite(table["grace_trend"])) and np.all(table["grace_error95"] > 0)
+    # how much of the data's own filtered trend over the glacier cells the solve kept
+    assert np.all(np.isfinite(table["data_kept"])) and np.all(table["filtered_grace_glacier"] != 0)
     assert table["hugonnet"].lt(0).all()  # Svalbard's glaciers lose mass in every Hugonnet period
+
+
+def test_filtered_trend_fit_judges_a_solution_by_the_data_alone():
+    """The data-kept diagnostic (:func:`filtered_trend_fit`): a solution that carries the data's whole
+    trend keeps all of it, one that carries half keeps half, a seasonal cycle does not leak into the
+    trend, a month missing from the solution is left out of the data's fit too, and the filtered sum
+    over the load and a 4 deg margin is the load's mass (the filters move mass, they keep it)."""
+    nmax, radius, gm = 40, 6378136.3, 3.986004415e14
+    lat = np.arange(24.25, 48.0, 0.5)
+    lon = np.arange(70.25, 100.0, 0.5)
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    dist = np.hypot(la - 36.0, (lo - 85.0) * np.cos(np.deg2rad(36.0)))
+    disc = np.where(dist <= 5.0, -0.2, 0.0)  # m/yr: a 5 deg loss
+    time = pd.date_range("2004-01-15", periods=96, freq="MS") + pd.Timedelta(days=14)
+    t = decimal_year(time.values)
+    field = (t - t.mean())[:, None, None] * disc + 0.5 * np.sin(2 * np.pi * t)[:, None, None] * (disc != 0)
+    data = field.copy()
+    data[40] += 5.0 * disc  # a bad month in the data, which the solution left out (months[40] False below)
+    C, S = prior_stokes(xr.DataArray(data, dims=("time", "lat", "lon"), coords={"lat": lat, "lon": lon}),
+                        load_love_numbers(nmax), radius, nmax, GM=gm)
+    stokes = xr.Dataset({"C": (("time", "degree", "order"), C), "S": (("time", "degree", "order"), S)},
+                        coords={"time": time.values, "degree": np.arange(nmax + 1)},
+                        attrs={"radius": radius, "GM": gm})
+    r = 6371000.0
+    area = (r**2 * np.deg2rad(0.5) * (np.sin(np.deg2rad(la + 0.25)) - np.sin(np.deg2rad(la - 0.25))))
+
+    def solution(scale):
+        return xr.Dataset({"lwe_thickness": (("time", "lat", "lon"), 100.0 * scale * field),
+                           "cell_area": (("lat", "lon"), area)},
+                          coords={"time": time.values, "lat": lat, "lon": lon, "decimal_year": ("time", t)})
+
+    cells = (dist <= 9.0).ravel()
+    months = np.ones(time.size, bool)
+    months[40] = False
+    grace, whole = filtered_trend_fit(solution(1.0), stokes, cells, months)
+    _, half = filtered_trend_fit(solution(0.5), stokes, cells, months)
+    mass = float(np.sum(disc * area)) * 1000.0 / 1e12
+    assert grace < 0 and whole == pytest.approx(grace, rel=1e-9) and half == pytest.approx(0.5 * grace, rel=1e-9)
+    assert grace == pytest.approx(mass, rel=0.1)
+    with pytest.raises(ValueError, match="months"):
+        filtered_trend_fit(solution(1.0), stokes.isel(time=slice(0, 3)), cells, months)
