@@ -137,7 +137,7 @@ def select_alpha(system: EigenSystem, u, yPy, method: str = "mse", sigma0sq: flo
     start = alpha_rules.select_alpha_gcv(solver, u, yPy, n).alpha
     lo, hi = alpha_rules.default_bounds(solver)
     if sigma0sq is not None and start < 10.0 * lo:
-        start = float(sigma0sq)
+        start = min(max(float(sigma0sq), lo), hi)  # a tiny σ0² (noise-free data, a trend's) stays in range
     # search within 5 decades of the start (the Euclidean MSE costs one m x m product per trial
     # alpha on the coarse grid; the collapse safeguard acts at 3 decades anyway)
     bounds = (max(lo, start * 1e-5), min(hi, start * 1e5))

@@ -263,25 +263,28 @@ class TwoStepResult:
         return self.trend_bias_scale * np.sqrt(np.einsum("rk,rk->r", G, G))
 
 
-def data_trend_solve(normals, system, g, Y, t, t0, months, *, sigma0sq=None, sigma0sq_fallback=1.0,
-                     alpha_method="mse", alpha=None, mse_norm="euclidean"):
-    r"""The trend field solved from the trend of the data, with its own α (``trend_from="data"``).
+def data_trend_solve(normals, system, g, Y, t, t0, months, alpha_months, *, sigma0sq=None, sigma0sq_fallback=1.0):
+    r"""The trend field solved from the trend of the data (``trend_from="data"``).
 
     The six-term model of §9 is fitted to every pseudo-observation over the months used,
     :math:`\dot y = w^T Y` with :math:`w` the trend row of :math:`(H^TH)^{-1}H^T`, and the trend
     field is the regularized solution of that one right-hand side with the preliminary step's
     prior R_pre and eigensystem:
 
-    .. math:: \hat\beta = (N + \alpha_\beta R_{pre})^{-1} A^T P\, \dot y ,
-              \qquad \sigma^2_{0,\beta} = \sum_k w_k^2\, \sigma^2_{0,k} ,
+    .. math:: \hat\beta = (N + \alpha_\beta R_{pre})^{-1} A^T P\, \dot y , \qquad
+              \alpha_\beta = \alpha\,\mathrm{var}(t) \sum_k w_k^2 , \qquad
+              \sigma^2_{0,\beta} = \sum_k w_k^2\, \sigma^2_{0,k} .
 
-    α_β chosen by the same rule as the months, at the trend's own noise level σ²_0,β (about
-    σ0²/(T var t): two hundred months make it four decades smaller than a month's). METHODS.md §9
-    instead fits the trend to the preliminary solutions, whose α is chosen for a single month's
-    signal-to-noise: every month is damped, and so is their trend (real CSR, Southern Andes: the
-    solution kept 48 % of the data's own filtered trend over the glacier cells). A fixed α of the
-    months becomes α Σ w_k² var(t), the same prior scale for the trend (sd(β) = sd(x)/std(t),
-    :func:`hma_mascon.resolution.trend_prior_scale`).
+    α is the months' α (the median of the preliminary step's), so the trend's prior is the one
+    the months' α implies, N(0, σ0²/(α var t) R⁻¹) (:func:`hma_mascon.resolution.trend_prior_scale`:
+    a trend as large as the prior's own), and the noise is the trend's, σ0² Σ w_k² (about
+    σ0²/(T var t)): α_β is about α/T. METHODS.md §9 instead fits the trend to the preliminary
+    solutions, each damped with the α of one month's signal-to-noise, so their trend is damped
+    as much as a single month (real CSR, Southern Andes: that solve kept 48 % of the data's own
+    filtered trend over the glacier cells). The months' rule is not run again on the trend: on the
+    real CSR record the plug-in MSE on this one right-hand side collapsed to α_β ~ 1e-9 and
+    cells of kilometres, because real trend errors (striping, leakage from outside the grid)
+    do not average down over the months as white noise does.
 
     Parameters
     ----------
@@ -295,6 +298,8 @@ def data_trend_solve(normals, system, g, Y, t, t0, months, *, sigma0sq=None, sig
         Reference epoch (that of the six-term fit of the preliminary solutions).
     months : ndarray of bool (T,)
         The months used (those the preliminary step solved).
+    alpha_months : float
+        The months' α (median of the preliminary step's, or the fixed α).
     sigma0sq : float, array (T,) or None
         Variance factors of the months (None: ``sigma0sq_fallback`` for every month).
 
@@ -308,13 +313,10 @@ def data_trend_solve(normals, system, g, Y, t, t0, months, *, sigma0sq=None, sig
     ydot = w @ Y[idx]
     s0 = np.broadcast_to(np.asarray(sigma0sq_fallback if sigma0sq is None else sigma0sq, float), (t.size,))[idx]
     s0_beta = float(np.sum(w**2 * s0))
-    a_beta = None
-    if alpha is not None:
-        a_beta = float(np.nanmedian(np.atleast_1d(alpha))) * float(np.sum(w**2)) * float(np.var(t[idx]))
+    a_beta = float(alpha_months) * float(np.sum(w**2)) * float(np.var(t[idx]))
     wg, _, _, _ = normals.get(g)
-    step = regularized_solve(system, apply_whitener(wg, ydot[:, None]).T, alpha_method, a_beta,
-                             sigma0sq=s0_beta, mse_norm=mse_norm)
-    return step.x[0], float(step.alpha[0]), s0_beta
+    step = regularized_solve(system, apply_whitener(wg, ydot[:, None]).T, alpha=a_beta, sigma0sq=s0_beta)
+    return step.x[0], a_beta, s0_beta
 
 
 def _median_sigma0sq(step, idx, sigma0sq):
@@ -338,9 +340,10 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     4. x = x_trend + x_sv.
 
     ``trend_from="data"`` replaces step 2's trend β1 by :func:`data_trend_solve`: the trend of the
-    data solved once with its own α (deviation from METHODS.md §9, which fits the trend to the
-    damped preliminary solutions); the offset, annual and semi-annual terms stay those of the
-    preliminary fit, and the bias and probe terms use α_β.
+    data solved once, with the prior the months' α implies and the trend's own noise level
+    (deviation from METHODS.md §9, which fits the trend to the damped preliminary solutions); the
+    offset, annual and semi-annual terms stay those of the preliminary fit, and the bias and probe
+    terms use α_β.
 
     With ``two_step=False`` the preliminary solution is returned as final (refined = preliminary).
     The formal error of the final solution is that of the refined step (the trend part is a
@@ -388,9 +391,8 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     if trend_from == "data":
         solved = np.all(np.isfinite(pre.x), axis=1)
         beta[1], alpha_pre, s0_beta = data_trend_solve(
-            normals, system, g_main, Y, t, t0, solved, sigma0sq=sigma0sq,
-            sigma0sq_fallback=float(np.nanmedian(pre.sigma0sq[solved])), alpha_method=alpha_method, alpha=alpha,
-            mse_norm=mse_norm)
+            normals, system, g_main, Y, t, t0, solved, alpha_pre, sigma0sq=sigma0sq,
+            sigma0sq_fallback=float(np.nanmedian(pre.sigma0sq[solved])))
         c = float(np.sqrt(s0_beta / alpha_pre))  # the trend system's own prior scale, c² = σ0²_β/α_β
     x_trend = np.outer(t - t0, beta[1])
     if remove == "offset+trend":

@@ -14,9 +14,7 @@ prior component, truncated kernel, 2 deg buffer default) and the trend-bias vari
 results on purpose. Regenerated again for issue 11's per-cell error calibration
 (``cell_bias_calibration`` = 0.5 scales the regularization-bias part of the per-cell trend errors).
 Regenerated again for issue 11's suspect 7: the glacier prior carries the variance of an unknown rate
-(``glacier_rate_sd_mwe`` = 0.3) and the per-cell bias factor is recalibrated to 0.35. Regenerated again
-for issue 11's trend damping: the trend is solved from the data's trend (``trend_from`` = "data") and the
-per-cell bias factor is 1.
+(``glacier_rate_sd_mwe`` = 0.3) and the per-cell bias factor is recalibrated to 0.35.
 
 A deliberate change of the results (a new default, a new synthetic world) regenerates the reference
 (``python tests/test_regression.py``) and says so in its commit; the synthetic world's generator
