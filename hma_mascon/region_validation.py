@@ -49,7 +49,7 @@ from .stokes import anomalies
 from .timeseries import decimal_year, harmonic_design, trend_with_error
 
 __all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "filtered_trend_fit", "region_table", "region_group", "read_region_cache",
-           "reading_notes"]
+           "reading_notes", "agreement_summary"]
 
 
 def region_of(sol) -> str:
@@ -326,3 +326,30 @@ def reading_notes(table: pd.DataFrame, period_prefix: str = "2006") -> str:
         notes.append(f"- **{REGIONS[r.region].title}** {verdict}: the difference is {r.difference:+.1f} Gt/yr "
                      f"against a combined 95 % error of {r.combined_error95:.1f}{sea}.")
     return "\n".join(notes)
+
+
+def agreement_summary(rows: pd.DataFrame) -> str:
+    """One sentence on one region's rows of a :func:`region_table`-like table: the periods over which GRACE
+    agrees with Hugonnet within the combined 95 % errors, the periods over which it misses (by how much,
+    against which combined error) and, where it misses, whose loss is the larger.
+
+    Periods are shortened to their years (``"2000-2020 (GRACE from 2002-04)"`` -> ``"2000-2020"``).
+    """
+    if rows.empty:
+        raise ValueError("agreement_summary needs at least one row (columns period, difference, combined_error95)")
+    short = rows["period"].astype(str).str.replace(r" \(.*\)", "", regex=True)
+    ok = (rows["difference"].abs() <= rows["combined_error95"]).to_numpy()
+    agree = list(short[ok])
+    if not ok.any():
+        head = "does not agree over any period"
+    elif ok.all():
+        return "agrees over every period (" + ", ".join(agree) + ")"
+    else:
+        head = "agrees over " + " and ".join(agree)
+    misses = [f"{p} by {abs(d):.1f} Gt/yr against a combined error of {e:.1f}"
+              for p, d, e in zip(short[~ok], rows["difference"][~ok], rows["combined_error95"][~ok])]
+    # difference = GRACE - Hugonnet: a positive difference of a loss means GRACE's loss is the smaller one.
+    smaller = (rows["difference"][~ok] > 0).to_numpy()
+    whose = ("GRACE's loss is the smaller one" if smaller.all() else "GRACE's loss is the larger one"
+             if not smaller.any() else "GRACE's loss is smaller in some periods and larger in others")
+    return f"{head}; misses over " + "; over ".join(misses) + f" ({whose})"

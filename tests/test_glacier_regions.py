@@ -27,7 +27,7 @@ from hma_mascon.love_numbers import load_love_numbers
 from hma_mascon.params import resolve
 from hma_mascon.pipeline import warn_small_box
 from hma_mascon.priors import PriorComponent, hugonnet_comparison, without_cells
-from hma_mascon.region_validation import filtered_trend_fit
+from hma_mascon.region_validation import agreement_summary, filtered_trend_fit
 from hma_mascon.timeseries import decimal_year
 from hma_mascon.synthetic import ensure_synthetic_data_dir
 
@@ -202,3 +202,18 @@ def test_filtered_trend_fit_judges_a_solution_by_the_data_alone():
     assert grace == pytest.approx(mass, rel=0.1)
     with pytest.raises(ValueError, match="months"):
         filtered_trend_fit(solution(1.0), stokes.isel(time=slice(0, 3)), cells, months)
+
+
+def test_agreement_summary_names_the_periods_and_whose_loss_is_larger():
+    rows = pd.DataFrame({"period": ["2000-2020 (GRACE from 2002-04)", "2006-2019", "2010-2020"],
+                         "difference": [3.0, 11.0, -9.5], "combined_error95": [7.0, 8.0, 9.0]})
+    text = agreement_summary(rows)
+    assert text.startswith("agrees over 2000-2020;")
+    assert "2006-2019 by 11.0 Gt/yr against a combined error of 8.0" in text and "2010-2020 by 9.5" in text
+    assert "smaller in some periods and larger in others" in text
+    # GRACE minus Hugonnet positive for a loss: GRACE loses less.
+    assert agreement_summary(rows.iloc[1:2]).endswith("(GRACE's loss is the smaller one)")
+    assert "does not agree over any period" in agreement_summary(rows.iloc[1:2])
+    assert agreement_summary(rows.iloc[:1]) == "agrees over every period (2000-2020)"
+    with pytest.raises(ValueError, match="at least one row"):
+        agreement_summary(rows.iloc[:0])
