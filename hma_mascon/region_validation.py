@@ -48,7 +48,8 @@ from .params import resolve
 from .stokes import anomalies
 from .timeseries import decimal_year, harmonic_design, trend_with_error
 
-__all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "filtered_trend_fit", "region_table", "region_group", "read_region_cache",
+__all__ = ["region_of", "glacier_mass_series", "filtered_box_series", "grace_anomalies", "filtered_trend_maps",
+           "filtered_trend_fit", "region_table", "region_group", "read_region_cache",
            "reading_notes", "agreement_summary"]
 
 
@@ -104,7 +105,7 @@ def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
     -------
     (time (datetime64), mass [Gt], GIA trend removed [Gt/yr])
     """
-    stokes = _grace_anomalies(sol, data_dir)
+    stokes = grace_anomalies(sol, data_dir)
     grid = grid_of_solution(sol)
     inner = np.asarray(sol["is_buffer"].values, bool).ravel() == 0 if "is_buffer" in sol else np.ones(grid.size, bool)
     nmax = int(sol.attrs.get("param_nmax", 96))
@@ -117,48 +118,41 @@ def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
     return stokes["time"].values, mass, gia
 
 
-def _grace_anomalies(sol, data_dir) -> xr.Dataset:
+def grace_anomalies(sol, data_dir) -> xr.Dataset:
+    """The Level-2 anomalies (:func:`hma_mascon.stokes.anomalies`) of the data centre and region the
+    solution names (``param_source``, ``param_region``; the default's otherwise), read from ``data_dir``."""
     settings = resolve("default", {k.removeprefix("param_"): v for k, v in sol.attrs.items()
                                    if k.startswith("param_") and k.removeprefix("param_") in ("region", "source")})
     return anomalies(read_grace(data_dir, settings))
 
 
-def filtered_trend_fit(sol, stokes, cells, months) -> tuple[float, float]:
-    r"""How much of the data's trend the solution keeps, judged by the data alone [Gt/yr].
+def filtered_trend_maps(sol, stokes, months) -> tuple[np.ndarray, np.ndarray]:
+    r"""The data's trend and the solution's trend, both seen through the same filters, per cell [m/yr EWH].
 
-    The trend of the Level-2 coefficients and the trend of the solution's total field
+    The six-term trend of the Level-2 coefficients and that of the solution's total field
     (``lwe_thickness``, GIA and everything else included, as GRACE sees it) over the same months,
-    both seen through the same filters (DDK5 and a 200 km Gaussian, :func:`hma_mascon.consistency.filtered_ewh`
-    and :func:`~hma_mascon.consistency.filtered_ewh_of_grid`), summed over ``cells``:
-
-    .. math:: F_{GRACE} = \sum_{j} \rho_w S_j\,\mathcal{F}[\dot C, \dot S]_j, \qquad
-              F_{sol} = \sum_{j} \rho_w S_j\,\mathcal{F}[\mathcal{A}\,\dot x]_j ,
-
-    with :math:`\mathcal{A}` the analysis of the solution's trend grid into Stokes coefficients. A
-    solve that fits the data's trend gives F_sol ≈ F_GRACE whatever the truth is; a ratio well
-    below 1 means the regularization, not the data, set the trend there. The data carry signal
-    from outside the grid (ocean mass, degree 1) that the solution does not model, so over a
-    small sum the ratio is a diagnostic, not a correction. No Hugonnet rate or prior enters it.
+    each synthesized on the solution's cells after DDK5 and a 200 km Gaussian
+    (:func:`hma_mascon.consistency.filtered_ewh` and :func:`~hma_mascon.consistency.filtered_ewh_of_grid`;
+    the solution's trend grid is analysed into Stokes coefficients first). :func:`filtered_trend_fit`
+    sums them over a set of cells.
 
     Parameters
     ----------
     sol : xarray.Dataset
         A solution (``lwe_thickness`` in cm, ``decimal_year``).
     stokes : xarray.Dataset
-        Level-2 anomalies (:func:`hma_mascon.stokes.anomalies`), attributes ``radius`` and ``GM``.
-    cells : ndarray of bool (m,)
-        The cells summed ((lat, lon) row-major).
+        Level-2 anomalies (:func:`grace_anomalies`), attributes ``radius`` and ``GM``.
     months : ndarray of bool (time,)
         The solution's months used.
 
     Returns
     -------
-    (F_GRACE, F_sol) [Gt/yr]
+    (grace, solution) : two ndarrays (m,), (lat, lon) row-major
     """
     sol_month = np.asarray(sol["time"].values).astype("datetime64[M]")[months]
     take = np.isin(np.asarray(stokes["time"].values).astype("datetime64[M]"), sol_month)
     if take.sum() < 6:
-        raise ValueError(f"filtered_trend_fit: only {int(take.sum())} months of the coefficients match the solution's")
+        raise ValueError(f"filtered_trend_maps: only {int(take.sum())} months of the coefficients match the solution's")
     t = decimal_year(stokes["time"].values[take])
     H = harmonic_design(t, float(t.mean()))
     coef = []
@@ -176,6 +170,39 @@ def filtered_trend_fit(sol, stokes, cells, months) -> tuple[float, float]:
                             rcond=None)[0][1]
     trend = xr.DataArray(slope.reshape(lat.size, lon.size), dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
     fitted = np.asarray(filtered_ewh_of_grid(trend, love, radius, nmax=int(stokes["degree"].max()), GM=gm).values).ravel()
+    return grace, fitted
+
+
+def filtered_trend_fit(sol, stokes, cells, months) -> tuple[float, float]:
+    r"""How much of the data's trend the solution keeps, judged by the data alone [Gt/yr].
+
+    The two maps of :func:`filtered_trend_maps` summed over ``cells``:
+
+    .. math:: F_{GRACE} = \sum_{j} \rho_w S_j\,\mathcal{F}[\dot C, \dot S]_j, \qquad
+              F_{sol} = \sum_{j} \rho_w S_j\,\mathcal{F}[\mathcal{A}\,\dot x]_j ,
+
+    with :math:`\mathcal{A}` the analysis of the solution's trend grid into Stokes coefficients. A
+    solve that fits the data's trend gives F_sol ≈ F_GRACE whatever the truth is; a ratio well
+    below 1 means the regularization, not the data, set the trend there. The data carry signal
+    from outside the grid (ocean mass, degree 1) that the solution does not model, so over a
+    small sum the ratio is a diagnostic, not a correction. No Hugonnet rate or prior enters it.
+
+    Parameters
+    ----------
+    sol : xarray.Dataset
+        A solution (``lwe_thickness`` in cm, ``decimal_year``).
+    stokes : xarray.Dataset
+        Level-2 anomalies (:func:`grace_anomalies`), attributes ``radius`` and ``GM``.
+    cells : ndarray of bool (m,)
+        The cells summed ((lat, lon) row-major).
+    months : ndarray of bool (time,)
+        The solution's months used.
+
+    Returns
+    -------
+    (F_GRACE, F_sol) [Gt/yr]
+    """
+    grace, fitted = filtered_trend_maps(sol, stokes, months)
     area = grid_of_solution(sol).area
     gt = lambda f: float(np.sum(f[cells] * area[cells]) * RHO_WATER / 1e12)  # noqa: E731
     return gt(grace), gt(fitted)
@@ -226,7 +253,7 @@ def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False)
     hug = hugonnet_rates(data_dir, region.rgi)
     himap = prepare_context(sol, data_dir) if region.glacier_sum == "himap" else None
     box = filtered_box_series(sol, data_dir) if filtered else None
-    stokes = _grace_anomalies(sol, data_dir) if filtered else None
+    stokes = grace_anomalies(sol, data_dir) if filtered else None
     rows = []
     for period, (label, first, last) in HUGONNET_PERIODS.items():
         sel = _period_months(sol, first, last) & ok_all

@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .constants import RHO_WATER
 from .output import read_solution
+from .region_validation import filtered_trend_maps, grace_anomalies
 from .reproduction.comparisons import table2, table3
 from .reproduction.context import prepare, trend_map, truth_as_solution
 from .reproduction.trends import cell_trend_skill, max_cell_trends, regional_trend_table
@@ -45,7 +47,7 @@ from .safeio import atomic_write_text
 from .synthetic import ensure_synthetic_data_dir, load_truth
 from .timeseries import fit_harmonic_trend
 
-__all__ = ["score_solution", "box_total_trend", "departure_table", "departure_response"]
+__all__ = ["score_solution", "box_total_trend", "deficit_table", "departure_table", "departure_response"]
 
 
 def box_total_trend(sol, cells) -> float:
@@ -160,6 +162,58 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
         rows.append(_row("median half-width / median actual error", ratio, 1.0, "<= 2 (and coverage met)",
                          ratio <= 2.0 and 0.90 <= cov <= 0.98))
     return pd.DataFrame(rows).set_index("metric")
+
+
+def deficit_table(sol, data_dir, near_deg: float = 1.0) -> pd.DataFrame:
+    """Where the solution puts the mass the truth has, by area, and what the data say there [Gt/yr].
+
+    The glacier sums can fall short of the truth in two ways, and the cure differs:
+
+    * the solve does not fit the data's trend (the regularization damps it): the data's filtered
+      trend over the glacier cells is larger than the solution's filtered trend there ("data kept"
+      well below 1, :func:`hma_mascon.region_validation.filtered_trend_fit`);
+    * the solve fits the data's trend but puts part of the loss in the wrong cells, which the data
+      cannot tell apart at their resolution: "data kept" near 1, the glacier cells short of the
+      truth's loss and the cells next to them holding the rest.
+
+    Rows: the glacier cells (RGI area > 0, not buffer), the glacier-free cells within ``near_deg``
+    of them, the other non-buffer cells, the buffer ring and the whole grid. Columns: the trend of
+    the total field (``lwe_thickness``) and of the glacier signal (``glacier_lwe_thickness``), ours and
+    the truth's; the data's trend and ours, both filtered (DDK5 and a 200 km Gaussian,
+    :func:`hma_mascon.region_validation.filtered_trend_maps`), and their ratio ``data kept``.
+    All over the solution's months (six-term fits).
+
+    Parameters
+    ----------
+    sol : xarray.Dataset
+        A solution computed from ``data_dir``.
+    data_dir : path-like
+        A synthetic data directory (``truth/truth.nc``).
+    near_deg : float
+        How far from a glacier cell (in latitude and in longitude) a glacier-free cell counts as next to it.
+    """
+    ctx = prepare(sol, data_dir)
+    tsol = truth_as_solution(data_dir, sol)
+    grid = ctx.grid
+    inner = (np.asarray(sol["is_buffer"].values).ravel() == 0) if "is_buffer" in sol else np.ones(grid.size, bool)
+    glacier = inner & (np.asarray(ctx.glacier_area_km2) > 0)
+    near = inner & ~glacier & _cells_within(grid, glacier, near_deg)
+    areas = {"glacier cells": glacier, f"glacier-free cells within {near_deg:g}°": near,
+             "other cells of the box": inner & ~glacier & ~near, "buffer ring": ~inner,
+             "whole grid": np.ones(grid.size, bool)}
+    months = np.ones(sol.sizes["time"], bool)
+    f_grace, f_sol = filtered_trend_maps(sol, grace_anomalies(sol, data_dir), months)
+    maps = {"total, ours": trend_map(sol, "lwe_thickness"), "total, truth": trend_map(tsol, "lwe_thickness"),
+            "glacier signal, ours": trend_map(sol), "glacier signal, truth": trend_map(tsol),
+            "filtered data": f_grace, "filtered, ours": f_sol}
+    to_gt = grid.area * RHO_WATER / 1e12
+    rows = {name: {k: float(np.nansum(m[cells] * to_gt[cells])) for k, m in maps.items()} | {"cells": int(cells.sum())}
+            for name, cells in areas.items()}
+    out = pd.DataFrame(rows).T
+    out["data kept"] = out["filtered, ours"] / out["filtered data"].where(out["filtered data"].abs() > 1e-9)
+    out["cells"] = out["cells"].astype(int)
+    out.index.name = "area"
+    return out
 
 
 def _component_trend(sol, data_dir, component: str):

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from hma_mascon.reproduction import cell_trend_skill
-from hma_mascon.scoring import score_solution
+from hma_mascon.scoring import deficit_table, score_solution
 from hma_mascon.synthetic import ensure_synthetic_data_dir, load_truth
 
 
@@ -131,3 +131,38 @@ def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_pat
         table, meta = got
         assert "stays within 1 deg, all cells [fraction]" in table.index and "month step" in meta
     assert read_scenario_scores(tmp_path) is None
+
+
+def test_deficit_table_adds_up_and_tells_a_misplaced_loss_from_a_damped_one(truth_solution):
+    """The truth fits itself: ours equal the truth's in every area and it keeps the data's filtered
+    trend over the glacier cells (the synthetic coefficients are the truth's plus noise). A solution
+    that moves a quarter of the glacier loss 4 degrees south books exactly that in the glacier cells
+    while the data's column does not move; a damped total field keeps half of the data."""
+    d, sol = truth_solution
+    tab = deficit_table(sol, d)
+    parts = tab.drop(index="whole grid")
+    assert parts["cells"].sum() == tab.loc["whole grid", "cells"]
+    for col in ("total, ours", "glacier signal, ours", "filtered data", "filtered, ours"):
+        assert parts[col].sum() == pytest.approx(tab.loc["whole grid", col], rel=1e-9, abs=1e-9)
+    assert np.allclose(tab["total, ours"], tab["total, truth"]) and np.allclose(tab["glacier signal, ours"],
+                                                                                  tab["glacier signal, truth"])
+    g = "glacier cells"
+    kept = tab.loc[g, "data kept"]
+    assert 0.9 < kept < 1.1, kept
+    assert tab.loc[g, "glacier signal, truth"] < 0  # the synthetic glaciers lose mass
+
+    glacier = sol["glacier_lwe_thickness"]
+    moved = (0.25 * glacier).shift(lat=-8, fill_value=0.0)
+    smeared = sol.copy()
+    smeared["glacier_lwe_thickness"] = 0.75 * glacier + moved
+    smeared["lwe_thickness"] = sol["lwe_thickness"] - 0.25 * glacier + moved
+    tab2 = deficit_table(smeared, d)
+    share = deficit_table(sol.assign(glacier_lwe_thickness=moved), d).loc[g, "glacier signal, ours"]
+    assert tab2.loc[g, "glacier signal, ours"] == pytest.approx(0.75 * tab.loc[g, "glacier signal, ours"] + share,
+                                                                rel=1e-9)
+    assert tab2.loc[g, "glacier signal, ours"] > 0.9 * tab.loc[g, "glacier signal, ours"]  # the loss left them
+    assert np.allclose(tab2["filtered data"], tab["filtered data"])  # the data are the data
+
+    damped = sol.copy()
+    damped["lwe_thickness"] = 0.5 * sol["lwe_thickness"]
+    assert deficit_table(damped, d).loc[g, "data kept"] == pytest.approx(0.5 * kept, rel=1e-6)
