@@ -4,7 +4,8 @@
 the data directory it was computed from (``truth/truth.nc``, read through
 :func:`hma_mascon.reproduction.truth_as_solution`, so both go through the same code) and returns one
 row per metric: ours, the truth's value, the target of the issue "Earn the 0.5° resolution" and
-whether it is met. ``hma-mascon score SOLUTION --data-dir DIR`` prints the table.
+whether it is met. ``hma-mascon score SOLUTION --data-dir DIR`` prints the table (``--by-area`` adds
+:func:`deficit_table`: where the mass goes and how much of the data's filtered trend the solution keeps).
 
 Metrics (all trends over the whole solution period, six-term fit, METHODS.md §10.2):
 
@@ -343,6 +344,9 @@ def _cmd_score(args) -> int:
         atomic_write_text(args.csv, table.to_csv())
     met = table["passed"].dropna()
     print(f"\n{int(met.sum())} of {met.size} targets met")
+    if args.by_area:
+        print("\ntrends by area [Gt/yr] (ours, the truth's, and the data's filtered trend against ours):")
+        print(deficit_table(read_solution(args.solution), data_dir).to_string(float_format="{:.3f}".format))
     for comp in args.component or ():
         print(f"\nwhere the truth's {comp} trend goes:")
         print(departure_table(read_solution(args.solution), data_dir, comp).to_string(float_format="{:.3f}".format))
@@ -359,4 +363,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", default=None, help="also write the table as CSV")
     p.add_argument("--component", action="append", choices=("lake", "glacier", "hydrology"),
                    help="also show where the truth's trend of this component goes (repeatable)")
+    p.add_argument("--by-area", action="store_true",
+                   help="also show where the mass goes by area and how much of the data's filtered trend the "
+                        "solution keeps there (deficit_table)")
     p.set_defaults(func=_cmd_score)
