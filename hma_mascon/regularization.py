@@ -339,7 +339,8 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None, cho
     patch instead of piling it into the highest-variance cell (issue 11, suspect 1). ρ is factored
     once (Cholesky) and shared by every diagonal of ``r``; R is kept factored (:class:`CorrelatedPrecision`).
 
-    The default since issue 11 (``prior_correlation_km=100``, blocks by prior component); the
+    The default since issue 11 (``prior_correlation_km``, blocks by prior component; L = 100 km first,
+    150 km since the whole-box, all-month closed loop measured it, see below); the
     ``paper`` and ``diagonal`` presets keep the diagonal R of METHODS.md §7. Measured in the closed
     loop, synthetic world 1.1.0, whole box, every 12th month, diagonal -> 100 km (truth in
     brackets): per-cell glacier trend R² -0.17 -> 0.70 (all 806 glacier cells) and -2.61 -> 0.30
@@ -351,6 +352,16 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None, cho
     -12.0 / -9.8), HMA -24.2 -> -26.3 Gt/yr. Cost: first built as 12 dense R_sv (real CSR solve with
     the 2° buffer ring: 6.9 GB peak); kept factored since (one Cholesky factor of ρ shared by R_pre
     and the 12 R_sv, :class:`CorrelatedPrecision`): 3.9 GB peak for the same solve.
+
+    L = 100 -> 150 km with every later choice of the default in place (component blocks, truncated
+    kernel, 2° buffer, glacier rate variability), synthetic world 1.1.0, whole box, all 223 months:
+    HMA glacier trend -20.6 -> -20.3 Gt/yr (-25.0); box total -29.3 -> -30.0 Gt/yr (-30.8: 5.0 % ->
+    2.7 % short); per-cell R² 0.65 -> 0.71 (all glacier cells) and 0.25 -> 0.45 (10 % largest);
+    largest cell losses Himalaya / Nyainqentanglha / Tien Shan -34.8 / -8.7 / -8.0 -> -28.2 / -8.4 /
+    -7.5 cm/yr (-22.3 / -8.9 / -10.7); trend-bound coverage 93.9 % -> 92.7 %, half-width ratio 2.88 ->
+    2.77. L = 50 km on the same run: R² 0.31 and -0.94, Himalaya -54.0 cm/yr. Real CSR, all months:
+    largest |cell-month| inside the box 2.76 -> 2.29 m, largest cell trends -9.1 / -17.8 / -19.2 cm/yr
+    (Tien Shan 2.2 -> 1.96 times the paper's), HMA -25.2 -> -25.6 Gt/yr, solve 6 min 11 s, 3.9 GB.
 
     Limits. A box not much larger than L suffers: on a 2 x 2 deg box with a 1 deg buffer (16 inner
     cells, nmax 60, 12 months) the RMS cell error is 19.5 cm against 3.3 cm with the diagonal
