@@ -171,7 +171,7 @@ def test_noisy_truth_within_stated_bounds(world):
 
 
 def test_default_covers_a_coherent_truth(coherent_world):
-    """The default (prior correlated over 100 km) is right for a truth whose seasons are spatially
+    """The default (prior correlated over 150 km) is right for a truth whose seasons are spatially
     coherent: its stated 95 % bounds hold the truth in >= 90 % of the cells, without being vacuous.
     (With cell-to-cell independent phases, the world above, it under-covers: a correlated prior
     says such short-wavelength signal is unlikely; the synthetic HMA world, whose hydrology is

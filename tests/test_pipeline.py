@@ -82,7 +82,7 @@ def test_damping_probe_of_the_glacier_prior(solution):
     """The glacier prior's trend comes back with the same sign and not much more than its size over
     the box; the alpha floor is reported. Measured on this 3-year synthetic run: ratio 1.01 with the
     diagonal prior (little damping with the true noise levels); 1.15 with the default, whose prior
-    correlated over 100 km lets the inner cells take part of the 3-deg buffer ring's prior trend
+    correlated over 100 km (and as much over 150 km) lets the inner cells take part of the 3-deg buffer ring's prior trend
     (the probe covers the ring too, the sum only the inner box)."""
     ds = solution
     p = ds["glacier_prior_trend"].values
