@@ -197,12 +197,10 @@ PARAMETERS: dict[str, Parameter] = _rows(
               maximum=10.0, unit="m"),
     Parameter("prior_correlation_km", "float", 150.0, "multisource family: correlate the prior between cells, "
               "C = D exp(-d/L) D with D the multisource sigmas (issue 11, suspect 1; deviation; none: the diagonal "
-              "R of the paper). Whole-box closed loop: per-cell glacier trend R^2 -0.17 -> 0.74, largest cell "
-              "losses within 35 % of the truth. L = 150 km (was 100) on the whole box, all months: box total "
-              "5.0 % -> 2.7 % short, R^2 0.65 -> 0.71 (10 % largest 0.25 -> 0.45), largest Himalayan cell "
-              "-34.8 -> -28.2 cm/yr (truth -22.3); 50 km: R^2 0.31; real CSR: largest cell-month 2.76 -> 2.29 m, "
-              "Tien Shan's largest cell 2.2 -> 1.96 times the paper's "
-              "(hma_mascon.regularization.correlated_prior_precision)",
+              "R of the paper). Whole box, all months, 100 -> 150 km: box total 5.0 -> 2.7 % short, per-cell R^2 "
+              "0.65 -> 0.71 (10 % largest 0.25 -> 0.45), largest Himalayan cell -34.8 -> -28.2 cm/yr (truth -22.3); "
+              "50 km: R^2 0.31; real CSR: largest cell-month 2.76 -> 2.29 m, Tien Shan cell 2.2 -> 1.96x the "
+              "paper's (hma_mascon.regularization.correlated_prior_precision)",
               "§7", minimum=1.0, maximum=5000.0, unit="km", nullable=True,
               presets={"paper": None, "diagonal": None}),
     Parameter("prior_correlation_blocks", "choice", "component", "with prior_correlation_km: which cells share the "
