@@ -208,11 +208,15 @@ def test_small_box_with_a_narrow_buffer_warns():
 
     with pytest.warns(UserWarning, match="buffer of >= 5 deg"):
         warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=1.0)))
+    # BOX is 667 km across: five correlation lengths fit at 100 km, not at the default's 150 km
+    near = dict(box=BOX, prior_correlation_km=100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=5.0, kernel="closed")))
+        warn_small_box(resolve("default", dict(near, mascon_buffer_deg=5.0, kernel="closed")))
         warn_small_box(resolve("default"))  # the paper's box
-        warn_small_box(resolve("default", dict(box=BOX, coefficient_sigma="empirical", kernel="closed")))
+        warn_small_box(resolve("default", dict(near, coefficient_sigma="empirical", kernel="closed")))
+    with pytest.warns(UserWarning, match="667 km across, less than 5 times the prior's correlation length"):
+        warn_small_box(resolve("default", dict(box=BOX, mascon_buffer_deg=5.0, kernel="closed")))
     # a correlated prior in a box less than five correlation lengths across
     with pytest.warns(UserWarning, match="correlation length"):
         warn_small_box(resolve("default", dict(box=(80.0, 82.0, 32.0, 34.0), mascon_buffer_deg=5.0)))
