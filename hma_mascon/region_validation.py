@@ -92,7 +92,7 @@ def _months_between(time, first, last):
     return np.asarray((tt >= pd.Timestamp(first)) & (tt < pd.Timestamp(last) + pd.offsets.MonthBegin(1)))
 
 
-def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
+def filtered_box_series(sol, data_dir, stokes=None) -> tuple[np.ndarray, np.ndarray, float]:
     """What the data say before any inversion: filtered GRACE mass [Gt] over the solution's box.
 
     The Level-2 series of the solution's settings (:func:`hma_mascon.inputs.read_grace`, anomalies
@@ -100,12 +100,13 @@ def filtered_box_series(sol, data_dir) -> tuple[np.ndarray, np.ndarray, float]:
     the hydrology-prior substitute's filter), summed over the inner cells (buffer excluded), land and
     sea alike, with the first GIA model removed as in the glacier signal. Filtering leaks part of the
     signal out of the box, so this is a lower bound of the size of a box-wide loss, not an estimate.
+    ``stokes``: those anomalies when the caller has read them already (:func:`grace_anomalies`).
 
     Returns
     -------
     (time (datetime64), mass [Gt], GIA trend removed [Gt/yr])
     """
-    stokes = grace_anomalies(sol, data_dir)
+    stokes = grace_anomalies(sol, data_dir) if stokes is None else stokes
     grid = grid_of_solution(sol)
     inner = np.asarray(sol["is_buffer"].values, bool).ravel() == 0 if "is_buffer" in sol else np.ones(grid.size, bool)
     nmax = int(sol.attrs.get("param_nmax", 96))
@@ -189,14 +190,10 @@ def filtered_trend_fit(sol, stokes, cells, months) -> tuple[float, float]:
 
     Parameters
     ----------
-    sol : xarray.Dataset
-        A solution (``lwe_thickness`` in cm, ``decimal_year``).
-    stokes : xarray.Dataset
-        Level-2 anomalies (:func:`grace_anomalies`), attributes ``radius`` and ``GM``.
+    sol, stokes, months
+        As in :func:`filtered_trend_maps`.
     cells : ndarray of bool (m,)
         The cells summed ((lat, lon) row-major).
-    months : ndarray of bool (time,)
-        The solution's months used.
 
     Returns
     -------
@@ -252,8 +249,8 @@ def region_table(sol, data_dir, nmax: int | None = None, filtered: bool = False)
         damping = float(np.sum(d[glacier] * grid.area[glacier]) * RHO_WATER / 1e12)
     hug = hugonnet_rates(data_dir, region.rgi)
     himap = prepare_context(sol, data_dir) if region.glacier_sum == "himap" else None
-    box = filtered_box_series(sol, data_dir) if filtered else None
-    stokes = grace_anomalies(sol, data_dir) if filtered else None
+    stokes = grace_anomalies(sol, data_dir) if filtered else None  # read once, for both filtered checks
+    box = filtered_box_series(sol, data_dir, stokes) if filtered else None
     rows = []
     for period, (label, first, last) in HUGONNET_PERIODS.items():
         sel = _period_months(sol, first, last) & ok_all
