@@ -16,7 +16,13 @@ VCE, and the curvature of the L-curve, are written here.
   is returned (``converged=False``). ``norm="R"`` uses the R-norm of the bias, O(m) per
   evaluation; the Euclidean norm (default) needs Q @ v products (m^2 each): the coarse grid and
   the Chebyshev nodes of each bracket take one GEMM each, and every Brent step is then O(m)
-  (:class:`_ChebyshevMSE`).
+  (:class:`_ChebyshevMSE`). The plug-in iteration converges linearly (steps shrink by a ratio of
+  0.4-0.7 on the HMA problem, 13 steps a month on average), so every two plain steps are followed by
+  Aitken's delta-squared extrapolation in log alpha (``accelerate=True``): 5 steps a month, and
+  the stopping point is nearer the fixed point (reduced regression problem, median |d log alpha|
+  from the fixed point run to 1e-10: preliminary 6.9e-3 plain against 1.1e-5 accelerated, refined
+  7.6e-4 against 3.4e-5). Months that share an
+  eigensystem run together (:func:`select_alpha_mse_many`, their Q-products in shared GEMMs).
 * **VCE** (Koch & Kusche 2002): sigma0^2 = Omega/(n - t), sigma_x^2 = eta/t, alpha = sigma0^2/sigma_x^2.
 * **GCV** (Golub, Heath & Wahba 1979): minimise V = n Omega/(n - t)^2.
 * **L-curve** (Hansen 1992): maximise the curvature of (log Omega, log eta).
@@ -36,6 +42,7 @@ __all__ = [
     "AlphaResult",
     "select_alpha",
     "select_alpha_mse",
+    "select_alpha_mse_many",
     "select_alpha_vce",
     "select_alpha_gcv",
     "select_alpha_lcurve",
@@ -242,15 +249,21 @@ class _ChebyshevMSE:
     26 for two), so the minimiser is that of the exact function.
     """
 
-    def __init__(self, solver, xi, sigma0_sq, lo, hi, tol=1e-12):
+    def __init__(self, solver, xi, sigma0_sq, lo, hi, tol=1e-12, B=None):
         lam = solver.eigenvalues
         self.lam = lam
         self.var_w = sigma0_sq * lam * solver.column_norms2
+        self.z, self.w = self.nodes(lo, hi, tol)
+        if B is None:
+            B = solver.Q @ _bias_columns(solver, xi, np.exp(self.z))
+        self.g = np.einsum("ij,ij->j", B, B)
+
+    @staticmethod
+    def nodes(lo, hi, tol=1e-12):
+        """The Chebyshev nodes in log alpha for the bracket [lo, hi] and their barycentric weights."""
         h = np.pi / max(0.5 * (hi - lo), 1e-12)
         p = int(np.clip(np.ceil(-np.log(tol) / np.log(h + np.hypot(h, 1.0))) + 1, 8, 64))
-        self.z, self.w = _chebyshev_nodes(lo, hi, p)
-        B = solver.Q @ (xi[:, None] / (lam[:, None] + np.exp(self.z)[None, :]))
-        self.g = np.einsum("ij,ij->j", B, B)
+        return _chebyshev_nodes(lo, hi, p)
 
     def bias2(self, alpha):
         """||Q D^-1 xi||^2 at alpha (interpolated)."""
@@ -266,35 +279,67 @@ class _ChebyshevMSE:
         return float(np.sum(self.var_w / d**2)) + alpha**2 * self.bias2(alpha)
 
 
-def _mse_on_grid(solver, xi, sigma0_sq, alphas, norm):
-    """Exact MSE at several alphas; the Euclidean bias vectors in one GEMM."""
+def _bias_columns(solver, xi, alphas):
+    """Columns xi / (lambda + alpha_j): Q times column j is the Euclidean bias vector at alpha_j over alpha_j."""
+    return xi[:, None] / (solver.eigenvalues[:, None] + np.asarray(alphas, float)[None, :])
+
+
+def _mse_on_grid(solver, xi, sigma0_sq, alphas, norm, B=None):
+    """Exact MSE at several alphas; the Euclidean bias vectors in one GEMM (``B``: that product, given)."""
     alphas = np.asarray(alphas, float)
     if norm == "R":
         return np.array([mse_function(solver, a, xi, sigma0_sq, "R") for a in alphas])
     lam = solver.eigenvalues
     d = lam[:, None] + alphas[None, :]
-    B = solver.Q @ (xi[:, None] / d)
+    if B is None:
+        B = solver.Q @ _bias_columns(solver, xi, alphas)
     var = sigma0_sq * np.sum((lam * solver.column_norms2)[:, None] / d**2, axis=0)
     return var + alphas**2 * np.einsum("ij,ij->j", B, B)
 
 
+def _drive(steps, Q):
+    """Run one of this module's step generators alone: every request W gets Q @ W; its return value."""
+    try:
+        W = next(steps)
+        while True:
+            W = steps.send(Q @ W)
+    except StopIteration as stop:
+        return stop.value
+
+
 def _minimise_mse(solver, xi, sigma0_sq, bounds, norm, start, coarse=True):
+    """Minimiser of MSE(alpha) for a fixed xi (:func:`_minimise_mse_steps` run alone)."""
+    return _drive(_minimise_mse_steps(solver, xi, sigma0_sq, bounds, norm, start, coarse), solver.Q)
+
+
+def _minimise_mse_steps(solver, xi, sigma0_sq, bounds, norm, start, coarse=True, width=None):
+    """Generator form of :func:`_minimise_mse`: it yields the (m, p) columns W whose products Q @ W
+    the Euclidean norm needs and is sent them back, so that a driver can answer the requests of many
+    months in one GEMM (:func:`select_alpha_mse_many`); returns the minimiser.
+
+    ``width``: half-width in log alpha of the first bracket around ``start`` (default one decade
+    after the coarse look, half a decade without it); a minimum on the bracket's edge moves the
+    bracket there and doubles it. A narrow bracket needs fewer Chebyshev nodes (8 below 0.1)."""
     lo, hi = np.log(bounds[0]), np.log(bounds[1])
     if coarse:
         # global coarse look (exact MSE on a one-decade grid), then refine around the best node
         grid = np.append(np.arange(lo, hi, np.log(10)), hi)
-        vals = _mse_on_grid(solver, xi, sigma0_sq, np.exp(grid), norm)
+        B = None if norm == "R" else (yield _bias_columns(solver, xi, np.exp(grid)))
+        vals = _mse_on_grid(solver, xi, sigma0_sq, np.exp(grid), norm, B=B)
         c = grid[int(np.argmin(vals))]
     else:
         c = float(np.clip(np.log(start), lo, hi))
-    width = np.log(10) if coarse else 0.5 * np.log(10)
+    if width is None or coarse:
+        width = np.log(10) if coarse else 0.5 * np.log(10)
     for _ in range(12):
         a, b = max(lo, c - width), min(hi, c + width)
         if norm == "R":
             def fun(la):
                 return float(np.log(mse_function(solver, np.exp(la), xi, sigma0_sq, "R")))
         else:
-            ev = _ChebyshevMSE(solver, xi, sigma0_sq, a, b)
+            z, _ = _ChebyshevMSE.nodes(a, b)
+            B = yield _bias_columns(solver, xi, np.exp(z))
+            ev = _ChebyshevMSE(solver, xi, sigma0_sq, a, b, B=B)
 
             def fun(la):
                 return float(np.log(ev(np.exp(la))))
@@ -303,12 +348,13 @@ def _minimise_mse(solver, xi, sigma0_sq, bounds, norm, start, coarse=True):
         at_edge = (x - a < 1e-3 and a > lo) or (b - x < 1e-3 and b < hi)
         if not at_edge:
             break
-        c = x  # the minimum lies beyond the bracket: move it and try again
+        c = x  # the minimum lies beyond the bracket: move it there, wider, and try again
+        width *= 2.0
     return float(np.exp(x))
 
 
 def select_alpha_mse(solver, u, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e-4, maxiter=30,
-                     collapse_factor=1e3, bounds=None, alpha_start=None) -> AlphaResult:
+                     collapse_factor=1e3, bounds=None, alpha_start=None, accelerate=True) -> AlphaResult:
     """Minimum-MSE alpha by the plug-in iteration of AMB-8 (default selector).
 
     Parameters
@@ -325,7 +371,27 @@ def select_alpha_mse(solver, u, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e
         Safeguard: alpha > collapse_factor x alpha_start means the plug-in collapsed.
     alpha_start : float, optional
         Default alpha_GCV.
+    accelerate : bool
+        After every two plain steps, jump to Aitken's limit of the last three iterates (in log
+        alpha; only while the steps shrink by a common ratio below 0.95). False: the plain
+        iteration of AMB-8. The convergence test is on plain steps either way.
     """
+    return _drive(_select_alpha_mse_steps(solver, u, yPy, n, sigma0_sq, norm, tol, maxiter, collapse_factor, bounds,
+                                          alpha_start, accelerate), solver.Q)
+
+
+def _aitken(z0, z1, z2, max_ratio=0.95):
+    """Aitken's delta-squared limit of three iterates of a linearly converging fixed-point iteration,
+    or None unless the two steps shrink by a common ratio below ``max_ratio`` in size."""
+    d1, d2 = z1 - z0, z2 - z1
+    if d1 == 0 or d2 == d1 or not abs(d2 / d1) < max_ratio:
+        return None
+    return float(z2 - d2 * d2 / (d2 - d1))
+
+
+def _select_alpha_mse_steps(solver, u, yPy, n, sigma0_sq, norm, tol, maxiter, collapse_factor, bounds, alpha_start,
+                            accelerate=True):
+    """Generator form of :func:`select_alpha_mse` (requests as in :func:`_minimise_mse_steps`)."""
     bounds = bounds or default_bounds(solver)
     u = np.asarray(u, dtype=float)
     if alpha_start is None:
@@ -334,10 +400,13 @@ def select_alpha_mse(solver, u, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e
     one_step = None
     converged = False
     it = 0
+    width = None
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    plain = [np.log(alpha)]  # log alpha of the plain iterates since the last extrapolation
     for it in range(1, maxiter + 1):
         xi = u / (solver.eigenvalues + alpha)
         s0 = float(sigma0_sq) if sigma0_sq is not None else weighted_residual(solver, u, alpha, yPy) / (n - solver.dof(alpha))
-        new = _minimise_mse(solver, xi, s0, bounds, norm, alpha, coarse=(it == 1))
+        new = yield from _minimise_mse_steps(solver, xi, s0, bounds, norm, alpha, coarse=(it == 1), width=width)
         if one_step is None:
             one_step = new
         step = abs(np.log(new) - np.log(alpha))
@@ -348,7 +417,84 @@ def select_alpha_mse(solver, u, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e
         if step < tol:
             converged = True
             break
+        plain.append(np.log(alpha))
+        if accelerate and len(plain) == 3:
+            z0, z1, z2 = plain
+            za = _aitken(z0, z1, z2)
+            if za is not None and lo < za < hi:
+                alpha, step = float(np.exp(za)), abs(za - z2)
+            plain = [np.log(alpha)]
+        width = min(0.5 * np.log(10), max(0.05, 4.0 * step))  # the next minimum lies within a few steps
     return _result(solver, u, yPy, n, alpha, it, "mse", converged, alpha_start=alpha_start, collapsed=False)
+
+
+def select_alpha_mse_many(solver, U, yPy, n, sigma0_sq=None, norm="euclidean", tol=1e-4, maxiter=30,
+                          collapse_factor=1e3, bounds=None, alpha_start=None, accelerate=True, max_columns=1024,
+                          on_done=None) -> list:
+    """:func:`select_alpha_mse` for many months that share one eigensystem, their GEMMs shared.
+
+    Every month runs the same plug-in iteration as :func:`select_alpha_mse`, as a generator; at each
+    round the Q-products that all unfinished months need (the coarse grid and the Chebyshev nodes of
+    the Euclidean bias, :class:`_ChebyshevMSE`) are stacked into one GEMM of at most ``max_columns``
+    columns at a time. A product of a few dozen columns runs memory-bound (about 1.2 ms per column
+    for m = 4400 on two cores), a product of a thousand at GEMM speed (0.4 ms per column): the same
+    alphas at a third of the cost. The result of each month is that of :func:`select_alpha_mse`, up
+    to the rounding of the BLAS blocking.
+
+    Parameters
+    ----------
+    U : ndarray (T, m)
+        Projected data of the months.
+    yPy : ndarray (T,)
+    sigma0_sq, bounds, alpha_start : one value (or None) for every month, or a sequence of T of them.
+    on_done : callable, optional
+        Called with no argument each time a month finishes (a progress bar's ``update``).
+
+    Returns
+    -------
+    list of AlphaResult
+    """
+    U = np.atleast_2d(np.asarray(U, float))
+    T = U.shape[0]
+
+    def per_month(v):
+        return [v] * T if v is None or np.ndim(v) == 0 else list(v)
+
+    s0s, starts = per_month(sigma0_sq), per_month(alpha_start)
+    bnds = [bounds] * T if bounds is None or np.ndim(bounds[0]) == 0 else list(bounds)
+    if not len(s0s) == len(starts) == len(bnds) == T:
+        raise ValueError(f"sigma0_sq, alpha_start and bounds need one value per month ({T})")
+    steps = [_select_alpha_mse_steps(solver, U[k], float(yPy[k]), n, s0s[k], norm, tol, maxiter, collapse_factor,
+                                     bnds[k], starts[k], accelerate) for k in range(T)]
+    results = [None] * T
+    pending = {}
+
+    def advance(k, B=None):
+        try:
+            pending[k] = next(steps[k]) if B is None else steps[k].send(B)
+        except StopIteration as stop:
+            results[k] = stop.value
+            pending.pop(k, None)
+            if on_done is not None:
+                on_done()
+
+    for k in range(T):
+        advance(k)
+    Q = solver.Q
+    while pending:
+        keys, batch, width = [], [], 0
+        for k in list(pending):  # a round: as many months as fit in max_columns (at least one)
+            if batch and width + pending[k].shape[1] > max_columns:
+                break
+            keys.append(k)
+            batch.append(pending[k])
+            width += pending[k].shape[1]
+        B = Q @ np.concatenate(batch, axis=1)
+        o = 0
+        for k, W in zip(keys, batch):
+            advance(k, B[:, o:o + W.shape[1]])
+            o += W.shape[1]
+    return results
 
 
 _SELECTORS = {"mse": select_alpha_mse, "vce": select_alpha_vce, "gcv": select_alpha_gcv,

@@ -25,7 +25,7 @@ from .regularization import as_precision
 from .solver import EigenTikhonov
 from .weights import apply_whitener, effective_nobs, whitener_of
 
-__all__ = ["EigenSystem", "eigen_system", "NormalMatrices", "select_alpha", "StepResult", "regularized_solve"]
+__all__ = ["EigenSystem", "eigen_system", "NormalMatrices", "select_alpha", "select_alphas", "StepResult", "regularized_solve"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,15 +134,46 @@ def select_alpha(system: EigenSystem, u, yPy, method: str = "mse", sigma0sq: flo
     solver, n = system.solver, system.nobs
     if method != "mse":
         return alpha_rules.select_alpha(method, solver, u, yPy, n)
+    start, bounds = _mse_start(system, u, yPy, sigma0sq)
+    return alpha_rules.select_alpha_mse(solver, u, yPy, n, sigma0_sq=sigma0sq, norm=mse_norm, alpha_start=start,
+                                   bounds=bounds)
+
+
+def _mse_start(system: EigenSystem, u, yPy, sigma0sq):
+    """The start and the search interval of the MSE iteration of one month (:func:`select_alpha`)."""
+    solver, n = system.solver, system.nobs
     start = alpha_rules.select_alpha_gcv(solver, u, yPy, n).alpha
     lo, hi = alpha_rules.default_bounds(solver)
     if sigma0sq is not None and start < 10.0 * lo:
         start = min(max(float(sigma0sq), lo), hi)  # a tiny σ0² (noise-free data, a trend's) stays in range
     # search within 5 decades of the start (the Euclidean MSE costs one m x m product per trial
     # alpha on the coarse grid; the collapse safeguard acts at 3 decades anyway)
-    bounds = (max(lo, start * 1e-5), min(hi, start * 1e5))
-    return alpha_rules.select_alpha_mse(solver, u, yPy, n, sigma0_sq=sigma0sq, norm=mse_norm, alpha_start=start,
-                                   bounds=bounds)
+    return start, (max(lo, start * 1e-5), min(hi, start * 1e5))
+
+
+def select_alphas(system: EigenSystem, U, yPy, method: str = "mse", sigma0sq=None, mse_norm: str = "euclidean",
+                  progress=None) -> np.ndarray:
+    """:func:`select_alpha` for every month of ``U`` (T, m): the α of each, as one would get month by month.
+
+    The MSE rule runs all months together (:func:`hma_mascon.alpha.select_alpha_mse_many`): the
+    Q-products of the Euclidean norm of every month share GEMMs. ``sigma0sq``: None, one value or
+    one per month. ``progress``: a tqdm bar (its ``update`` is called once per month).
+    """
+    U = np.atleast_2d(U)
+    T = U.shape[0]
+    s0 = [None] * T if sigma0sq is None else [float(v) for v in np.broadcast_to(np.asarray(sigma0sq, float), (T,))]
+    tick = None if progress is None else progress.update
+    if method != "mse":
+        out = []
+        for k in range(T):
+            out.append(select_alpha(system, U[k], yPy[k], method, s0[k], mse_norm).alpha)
+            if tick:
+                tick()
+        return np.array(out, float)
+    starts, bounds = zip(*(_mse_start(system, U[k], yPy[k], s0[k]) for k in range(T))) if T else ((), ())
+    res = alpha_rules.select_alpha_mse_many(system.solver, U, yPy, system.nobs, sigma0_sq=s0, norm=mse_norm,
+                                            alpha_start=list(starts), bounds=list(bounds), on_done=tick)
+    return np.array([r.alpha for r in res], float)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,11 +264,12 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     U = system.project(Yw)  # (T, m)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
     if alpha is None:
-        it = range(T)
-        if progress:
-            it = tqdm(it, desc=desc, leave=False)
-        alphas = np.array([select_alpha(system, U[k], yPy[k], alpha_method,
-                                        None if s0fix is None else float(s0fix[k]), mse_norm).alpha for k in it])
+        bar = tqdm(total=T, desc=desc, leave=False) if progress else None
+        try:
+            alphas = select_alphas(system, U, yPy, alpha_method, s0fix, mse_norm, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
         if alpha_floor_factor is not None and T >= 6:
             floor = float(np.median(alphas)) / float(alpha_floor_factor)
             floored = alphas < floor

@@ -11,6 +11,7 @@ from hma_mascon.alpha import (
     select_alpha_gcv,
     select_alpha_lcurve,
     select_alpha_mse,
+    select_alpha_mse_many,
     select_alpha_vce,
 )
 from hma_mascon.solver import EigenTikhonov
@@ -104,6 +105,44 @@ def test_mse_formula_and_minimum_against_brute_force_truth():
     a_grid = np.logspace(np.log10(res.alpha) - 1, np.log10(res.alpha) + 1, 2001)
     f = [mse_function(s, a, xi_fp, sigma0_sq) for a in a_grid]
     assert abs(np.log10(a_grid[int(np.argmin(f))] / res.alpha)) < 2e-3
+
+
+def test_aitken_limit_of_a_linear_iteration_is_exact():
+    from hma_mascon.alpha import _aitken
+    z, zs = 1.7, [0.3]
+    for _ in range(2):
+        zs.append(z + 0.6 * (zs[-1] - z))  # z_k+1 - z* = 0.6 (z_k - z*)
+    assert np.isclose(_aitken(*zs), z, rtol=0, atol=1e-13)
+    assert _aitken(0.0, 1.0, 2.0) is None  # steps that do not shrink: no extrapolation
+    assert _aitken(0.0, 1.0, 1.0) == 1.0  # already at the fixed point
+
+
+def test_accelerated_plug_in_lands_nearer_its_fixed_point_and_months_batch_exactly():
+    # a slowly converging plug-in iteration (ratio ~0.9): the plain iteration stops when a step is
+    # below tol, which leaves it tol * r / (1 - r) from the fixed point; Aitken's extrapolation
+    # does not. Both are judged by the same iteration run to 1e-12.
+    rng = np.random.default_rng(11)
+    A, _, _ = _ill_posed(rng, n=300, m=80, decay=4)
+    n, m = A.shape
+    s = EigenTikhonov(A.T @ A, rng.uniform(0.5, 3.0, m))
+    X = rng.normal(size=(12, m)) * 0.05
+    Y = X @ A.T + 1e-3 * rng.normal(size=(12, n))
+    U = s.project(A.T @ Y.T).T
+    yPy = np.einsum("ij,ij->i", Y, Y)
+    kw = dict(sigma0_sq=1e-6)
+    exact = np.array([select_alpha_mse(s, U[k], yPy[k], n, tol=1e-12, maxiter=500, **kw).alpha for k in range(12)])
+    plain = [select_alpha_mse(s, U[k], yPy[k], n, accelerate=False, **kw) for k in range(12)]
+    fast = [select_alpha_mse(s, U[k], yPy[k], n, **kw) for k in range(12)]
+    err_plain = np.abs(np.log([r.alpha for r in plain] / exact))
+    err_fast = np.abs(np.log([r.alpha for r in fast] / exact))
+    assert all(r.converged for r in fast)
+    assert np.max(err_fast) < np.max(err_plain) and np.median(err_fast) < 0.1 * np.median(err_plain)
+    assert np.mean([r.iterations for r in fast]) < np.mean([r.iterations for r in plain])
+    # the months together (their Q-products in shared GEMMs, in rounds of at most 30 columns) give
+    # what each gives alone
+    many = select_alpha_mse_many(s, U, yPy, n, max_columns=30, **kw)
+    np.testing.assert_allclose([r.alpha for r in many], [r.alpha for r in fast], rtol=1e-9)
+    assert [r.iterations for r in many] == [r.iterations for r in fast]
 
 
 def test_mse_R_norm_and_collapse_safeguard():
