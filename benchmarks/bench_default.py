@@ -141,7 +141,7 @@ def main(argv=None):
     orig = (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid)
     alpha_mod.mse_function = counter.wrap(orig[0])
     alpha_mod._ChebyshevMSE.__call__ = counter.wrap(orig[1])
-    alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm: len(alphas))
+    alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm, **k: len(alphas))
     try:
         t = time.perf_counter()
         alphas = [select_alpha(system, U[k], yPy[k], "mse", 1.0, "euclidean").alpha for k in range(sel.size)]

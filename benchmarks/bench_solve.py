@@ -154,7 +154,7 @@ def main(argv=None):
     orig = (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid, alpha_mod.gcv_function)
     alpha_mod.mse_function = counter.wrap(orig[0])
     alpha_mod._ChebyshevMSE.__call__ = counter.wrap(orig[1])
-    alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm: len(alphas))
+    alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm, **k: len(alphas))
     alpha_mod.gcv_function = counter.wrap(orig[3])
     try:
         t = time.perf_counter()

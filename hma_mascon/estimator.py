@@ -239,7 +239,8 @@ class PointMassMascon:
             if self.weight == "diagonal":
                 Sy = np.einsum("ij,ij->i", B * sigma_c, B * sigma_c) * scale**2
             else:
-                Sy = observation_covariance(B, sigma_c) * scale**2
+                Sy = observation_covariance(B, sigma_c)
+                Sy *= scale**2
             whiteners.append(Whitener(Sy, self.weight))
             group[idx] = g
         return whiteners, group
@@ -307,12 +308,14 @@ class PointMassMascon:
         s0 = self.sigma0_sq
         if s0 is not None and "noise_factor" in ds.coords:  # month-to-month noise level (noise_model)
             s0 = float(s0) * np.asarray(ds["noise_factor"].values, float) ** 2
-        result = two_step_solve(A * scale, Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
+        A *= scale  # the solve's scaling in place (no second n x m copy), undone below
+        result = two_step_solve(A, Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
                                 alpha_method=self.alpha_method, alpha=self.alpha_fixed, sigma0sq=s0, mse_norm=self.mse_norm,
                                 alpha_floor_factor=self.alpha_floor_factor, alpha_per=self.alpha_per,
                                 remove=self.remove, two_step=self.two_step, progress=self.progress,
                                 trend_from=self.trend_from,
                                 trend_probe=None if trend_probe is None else self._probe(trend_probe, grid.size))
+        A /= scale
         self.grid_, self.obs_ = grid, obs
         self.design_matrix_ = A
         self.time_ = np.asarray(ds["time"].values)

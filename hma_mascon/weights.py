@@ -64,7 +64,10 @@ def observation_covariance(B, sigma_c):
         cov = B @ sigma_c @ B.T
     else:
         raise ValueError("sigma_c must be 1-D (sigmas) or 2-D (covariance)")
-    return 0.5 * (cov + cov.T)
+    sym = cov + cov.T  # symmetrised in place: one n x n temporary fewer (n = 7000: 0.4 GB)
+    del cov
+    sym *= 0.5
+    return sym
 
 
 class Whitener:
@@ -121,9 +124,10 @@ class Whitener:
             if sigma_y.ndim != 2:
                 raise ValueError("mode='full' needs the full covariance matrix")
             self.nu2 = self.delta * float(np.mean(diag))
-            cov = sigma_y + self.nu2 * np.eye(self.n)
+            cov = np.array(sigma_y, dtype=float, copy=True)  # Σ_y + ν²I without an n x n identity,
+            cov[np.diag_indices(self.n)] += self.nu2  # factored in place (n = 7000: 0.8 GB fewer)
             try:
-                self._L = linalg.cholesky(cov, lower=True, check_finite=True)
+                self._L = linalg.cholesky(cov, lower=True, check_finite=True, overwrite_a=True)
             except linalg.LinAlgError as exc:
                 raise ValueError(f"Sigma_y + nu^2 I is not positive definite (delta={self.delta}): {exc}") from None
             self.n_effective = self.n
