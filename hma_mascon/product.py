@@ -48,7 +48,6 @@ from __future__ import annotations
 import numpy as np
 import shapely
 import xarray as xr
-from global_land_mask import globe
 
 from .datadir import dataset_exists, file_sha256
 from .glacier_regions import glacier_area_cells
@@ -151,7 +150,13 @@ def inside_naturalearth(lat, lon) -> bool:
 
 def globe_land_fraction(lat_b, lon_b, step: float = 0.05) -> np.ndarray:
     """Land fraction (lat, lon) of cells with bounds ``lat_b``, ``lon_b`` (n, 2) from the GLOBE land/sea
-    grid of ``global-land-mask``, sampled on a ``step``-degree lattice inside each cell (lon/lat plane)."""
+    grid of ``global-land-mask``, sampled on a ``step``-degree lattice inside each cell (lon/lat plane).
+
+    ``global_land_mask`` is imported here, not at the module top: importing it reads its whole 1 km
+    grid (0.93 GB), which a solve inside the Natural Earth extract (HMA) never needs and which, held
+    from the start, was a quarter of the default solve's peak memory."""
+    from global_land_mask import globe  # deliberately lazy: see above
+
     n = max(1, int(round((lat_b[0, 1] - lat_b[0, 0]) / step)))
     off = (np.arange(n) + 0.5) / n
     la = lat_b[:, :1] + off[None, :] * (lat_b[:, 1:] - lat_b[:, :1])  # (nlat, n)
