@@ -189,8 +189,8 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "[m w.e./yr] spread on the RGI area, sigma_j^2 += (A_j/S_j * sd * std(t))^2, so a region whose "
               "prior rate is near zero (the Karakoram) is not clamped (issue 11, suspect 7; deviation; none: the "
               "prior's own sigma only, as the paper). Whole box, all months: a Karakoram loss of 2.0 Gt/yr under a "
-              "+0.5 prior comes back 73 % in its own cells and 93 % within 1 deg (9 % and 46 % without); on the "
-              "world whose priors are right per-cell R^2 0.69 -> 0.65, HMA -19.7 -> -20.6 (truth -25.0)",
+              "+0.5 prior comes back 71 % in its own cells and 93 % within 1 deg (11 % and 48 % without); on the "
+              "world whose priors are right HMA -19.7 -> -20.3 (truth -25.0), per-cell R^2 0.69 -> 0.65 (100 km)",
               "§7", stage="data", minimum=0.0, maximum=10.0, unit="m/yr", nullable=True,
               presets={"paper": None, "diagonal": None}),
     Parameter("prior_floor_m", "float", 0.01, "floor of the prior RMS [AMB-7]", "§7", minimum=1e-6,
