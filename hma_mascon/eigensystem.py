@@ -96,6 +96,10 @@ class NormalMatrices:
         self.whiten = whiten
         self._cache = {}
 
+    def clear(self):
+        """Drop the cached matrices (after the last step that needs them)."""
+        self._cache.clear()
+
     def get(self, g):
         if g not in self._cache:
             if len(self._cache) >= 1 and isinstance(self.whiten, (list, tuple, dict)) and len(self.whiten) > 2:

@@ -481,13 +481,17 @@ class CorrelatedPrecision:
             raise ValueError("R @ x needs one matrix: select it with R[c]")
         x = np.asarray(x, float)
         s = np.sqrt(self.r).reshape((-1,) + (1,) * (x.ndim - 1))
-        return s * linalg.cho_solve((self.cholesky, True), s * x)
+        out = linalg.cho_solve((self.cholesky, True), s * x, overwrite_b=True)  # in place on the fresh s * x
+        out *= s
+        return out
 
     def __rmatmul__(self, x):
         """x R for x (..., m) (R is symmetric)."""
         x = np.asarray(x, float)
         if x.ndim == 1:
             return self @ x
+        if x.ndim == 2:  # no reshape: that would copy a transposed (m, m) operand
+            return (self @ x.T).T
         return (self @ x.reshape(-1, x.shape[-1]).T).T.reshape(x.shape)
 
     def whitened_normal(self, N):

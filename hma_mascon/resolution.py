@@ -35,7 +35,10 @@ def apply_resolution(system, R, alpha: float, x) -> np.ndarray:
     R = as_precision(R)
     x = np.asarray(x, float)
     Rx = x * R if R.ndim == 1 else x @ R  # R symmetric
-    return ((Rx @ Q) * (lam / (lam + alpha))) @ Q.T
+    P = Rx @ Q
+    del Rx  # (m, m) for the trend factor: keep at most two such temporaries alive
+    P *= lam / (lam + alpha)
+    return P @ Q.T
 
 
 def trend_recovery(pre_system, r_pre, alpha_pre, ref_system, r_ref, alpha_ref, trend) -> np.ndarray:
@@ -128,7 +131,7 @@ def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None,
     g = alpha_pre / (lam + alpha_pre)
     M = np.asarray(pre_system.Q, float) * (np.sqrt(g) if posterior else g)
     if ref_system is not None:
-        M = M - apply_resolution(ref_system, r_ref, alpha_ref, M.T).T
+        M -= apply_resolution(ref_system, r_ref, alpha_ref, M.T).T  # M is a fresh array: in place
     return M
 
 

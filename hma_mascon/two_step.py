@@ -402,6 +402,7 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
                         alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq, mse_norm=mse_norm, progress=progress,
                         keep_largest_system=True, alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per,
                         _normals=normals)
+    normals.clear()  # N (m x m) is not needed for the error terms below
     tb = trend_bias_sd(system, r_pre, alpha_pre, beta[1])
     (rsys, ridx, rR), = ref.systems.values()
     alpha_ref = float(np.nanmedian(ref.alpha[ridx]))

@@ -58,6 +58,7 @@ def observation_covariance(B, sigma_c):
             raise ValueError("sigma_c must be finite and non-negative")
         Bs = B * sigma_c
         cov = Bs @ Bs.T
+        del Bs  # before the symmetrisation below: at most one n x ncoef and two n x n arrays at once
     elif sigma_c.ndim == 2:
         if sigma_c.shape != (B.shape[1], B.shape[1]):
             raise ValueError(f"coefficient covariance has shape {sigma_c.shape}, expected {(B.shape[1],) * 2}")
