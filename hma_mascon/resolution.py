@@ -131,7 +131,9 @@ def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None,
     g = alpha_pre / (lam + alpha_pre)
     M = np.asarray(pre_system.Q, float) * (np.sqrt(g) if posterior else g)
     if ref_system is not None:
-        M -= apply_resolution(ref_system, r_ref, alpha_ref, M.T).T  # M is a fresh array: in place
+        # M <- (I - H_ref) M, by blocks of columns in place: (m, 512) temporaries, not three (m, m)
+        for j in range(0, M.shape[1], 512):
+            M[:, j:j + 512] -= apply_resolution(ref_system, r_ref, alpha_ref, M[:, j:j + 512].T).T
     return M
 
 
