@@ -309,12 +309,20 @@ class PointMassMascon:
         if s0 is not None and "noise_factor" in ds.coords:  # month-to-month noise level (noise_model)
             s0 = float(s0) * np.asarray(ds["noise_factor"].values, float) ** 2
         A *= scale  # the solve's scaling in place (no second n x m copy), undone below
-        result = two_step_solve(A, Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
+        n_groups = len(whiten) if isinstance(whiten, list) else 1
+        solve_A, solve_Y = A, Y
+        if n_groups == 1:  # one P: whiten A and y once and drop the n x n factor before the solve
+            w = whiten[0] if isinstance(whiten, list) else whiten
+            solve_A, solve_Y = np.ascontiguousarray(w.whiten(A)), w.whiten(Y.T).T  # months stay NaN rows
+            del w
+            whiten = None  # the solve sees whitened data: its own whitener is the identity
+        result = two_step_solve(solve_A, solve_Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
                                 alpha_method=self.alpha_method, alpha=self.alpha_fixed, sigma0sq=s0, mse_norm=self.mse_norm,
                                 alpha_floor_factor=self.alpha_floor_factor, alpha_per=self.alpha_per,
                                 remove=self.remove, two_step=self.two_step, progress=self.progress,
                                 trend_from=self.trend_from,
                                 trend_probe=None if trend_probe is None else self._probe(trend_probe, grid.size))
+        del solve_A, solve_Y
         A /= scale
         self.grid_, self.obs_ = grid, obs
         self.design_matrix_ = A
@@ -327,7 +335,7 @@ class PointMassMascon:
         self.result_ = result
         self.x_ = result.x
         self.observations_ = Y / scale
-        self.n_groups_ = len(whiten) if isinstance(whiten, list) else 1
+        self.n_groups_ = n_groups
         # the cells against the data's own unfiltered EWH amplitude (hma_mascon.plausibility)
         h_max = ewh_limit(ds, love, grid.lat, grid.lon, nmax=nmax)
         self.plausibility_ = check_solution(result.x, h_max, grid.area, nmax, radius, grid.lat, grid.lon, self.month_)
