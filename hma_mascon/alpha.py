@@ -307,14 +307,9 @@ def _drive(steps, Q):
         return stop.value
 
 
-def _minimise_mse(solver, xi, sigma0_sq, bounds, norm, start, coarse=True):
-    """Minimiser of MSE(alpha) for a fixed xi (:func:`_minimise_mse_steps` run alone)."""
-    return _drive(_minimise_mse_steps(solver, xi, sigma0_sq, bounds, norm, start, coarse), solver.Q)
-
-
 def _minimise_mse_steps(solver, xi, sigma0_sq, bounds, norm, start, coarse=True, width=None):
-    """Generator form of :func:`_minimise_mse`: it yields the (m, p) columns W whose products Q @ W
-    the Euclidean norm needs and is sent them back, so that a driver can answer the requests of many
+    """Minimiser of MSE(alpha) for a fixed xi, as a generator: it yields the (m, p) columns W whose
+    products Q @ W the Euclidean norm needs and is sent them back (:func:`_drive` runs it alone), so that a driver can answer the requests of many
     months in one GEMM (:func:`select_alpha_mse_many`); returns the minimiser.
 
     ``width``: half-width in log alpha of the first bracket around ``start`` (default one decade
