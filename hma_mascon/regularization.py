@@ -362,6 +362,11 @@ def correlated_prior_precision(r, grid, correlation_length_km, classes=None, cho
     2.77. L = 50 km on the same run: R² 0.31 and -0.94, Himalaya -54.0 cm/yr. Real CSR, all months:
     largest |cell-month| inside the box 2.76 -> 2.29 m, largest cell trends -9.1 / -17.8 / -19.2 cm/yr
     (Tien Shan 2.2 -> 1.96 times the paper's), HMA -25.2 -> -25.6 Gt/yr, solve 6 min 11 s, 3.9 GB.
+    Longer, same run (``scripts/score_limits.py``): L = 200 / 300 km give per-cell R² 0.73 / 0.73
+    (10 % largest 0.52 / 0.54), Himalaya -24.8 / -21.3 cm/yr, but HMA -20.1 / -19.8 Gt/yr and trend-bound
+    coverage 92.2 % / 90.0 %: the same 8 targets at 200 km, 7 at 300 km. Not adopted: a trade that moves no
+    target, and the regions beyond HMA would need their own L (the small-box rule of five correlation
+    lengths already holds Svalbard at 100 km and would bind the Southern Andes at 200 km).
 
     Limits. A box not much larger than L suffers: on a 2 x 2 deg box with a 1 deg buffer (16 inner
     cells, nmax 60, 12 months) the RMS cell error is 19.5 cm against 3.3 cm with the diagonal

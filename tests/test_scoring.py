@@ -133,6 +133,47 @@ def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_pat
     assert read_scenario_scores(tmp_path) is None
 
 
+def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_solution, tmp_path):
+    """The limits script's row of a score table: one column per metric it names (with its unit), the
+    truth meets every target and a damped truth does not; the committed table reads back."""
+    import importlib.util
+    from pathlib import Path
+
+    from hma_mascon.reproduction import limits_reading, read_limit_scores
+
+    spec = importlib.util.spec_from_file_location(
+        "score_limits", Path(__file__).resolve().parents[1] / "scripts" / "score_limits.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    d, sol = truth_solution
+    s = score_solution(sol, d)
+    row = script.limits_row(s)
+    found = sum(any(i.startswith(p) for i in s.index) for p in script.SCORE_ROWS)
+    assert found >= 10 and len(row) == found + 1  # every metric the table has, once, plus the targets
+    assert row["HMA glacier trend [Gt/yr]"] == pytest.approx(s.loc["HMA glacier trend", "truth"], rel=1e-9)
+    met, of = row["targets met"].split(" of ")
+    assert met == of and int(of) >= 8  # the truth has no stated errors: no coverage targets
+    damped = sol.copy()
+    damped["glacier_lwe_thickness"] = 0.7 * sol["glacier_lwe_thickness"]
+    damped["lwe_thickness"] = sol["lwe_thickness"] - 0.3 * sol["glacier_lwe_thickness"]
+    met2, of2 = script.limits_row(score_solution(damped, d))["targets met"].split(" of ")
+    assert of2 == of and int(met2) < int(met)
+    got = read_limit_scores(Path(__file__).resolve().parents[1] / "reproduction")
+    if got is not None:
+        table, meta = got
+        assert {"default world", "noise-free world", "truth"} <= set(table.columns) and "month step" in meta
+        text = limits_reading(table)
+        assert "noise realisation" in text and "nan" not in text
+        partial = limits_reading(table[["default world", "truth"]])  # the paragraphs whose runs are there
+        assert "noise realisation" not in partial and "resolution gain earns" in partial
+        # the headlines follow the numbers: a noise-free solve far better than the noisy one says so
+        better = table.copy()
+        better.loc[[r for r in table.index if r.startswith("per-cell glacier trend R², all")], "noise-free world"] = 0.99
+        assert "barely matters" in text or "matters even" in text
+        assert "matters even at the default" in limits_reading(better)
+    assert read_limit_scores(tmp_path) is None
+
+
 def test_deficit_table_adds_up_and_tells_a_misplaced_loss_from_a_damped_one(truth_solution):
     """The truth fits itself: ours equal the truth's in every area and it keeps the data's filtered
     trend over the glacier cells (the synthetic coefficients are the truth's plus noise). A solution

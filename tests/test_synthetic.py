@@ -222,3 +222,28 @@ def test_scenario_world_departs_from_its_priors_by_one_term(world):
     np.testing.assert_allclose(dC[ok], clean[ok], rtol=0, atol=1e-6 * np.abs(clean[ok]).max())
     with pytest.raises(ValueError, match="scenario 'nope': unknown"):
         generate_world(seed=7, months=2, scenario="nope")
+
+
+def test_noise_free_world_differs_by_the_noise_alone(world):
+    """Without coefficient noise the GSM coefficients are the noisy world's minus exactly its noise
+    draw (the same month factors), the stated sigmas, truth and priors are unchanged, and the
+    metadata and cache key say so (the noisy default's key is unchanged)."""
+    from hma_mascon.synthetic.world import cache_key, metadata
+
+    quiet = generate_world(seed=7, months=MONTHS, noise=False)
+    assert quiet.noise is False and world.noise is True
+    for v in ("sigma_C", "sigma_S"):
+        np.testing.assert_array_equal(quiet.stokes[v].values, world.stokes[v].values)
+    np.testing.assert_array_equal(quiet.truth["lwe_thickness"].values, world.truth["lwe_thickness"].values)
+    for rel, ds in world.products.items():
+        np.testing.assert_array_equal(quiet.products[rel]["lwe_thickness"].values, ds["lwe_thickness"].values)
+    noise = world.stokes["C"].values - quiet.stokes["C"].values
+    ok = np.isfinite(noise)
+    ok[:, :2] = False  # degrees 0 and 1 are not in GSM files
+    ok[:, 2:4, 0] = False  # C20, C30 carry their own draws (the low-degree stream)
+    sig = world.stokes["sigma_C"].values
+    z = noise[ok] / sig[ok]  # the noisy world's noise in units of its stated sigma: about 1, never 0
+    assert 0.5 < np.sqrt(np.mean(z**2)) < 2.0
+    assert metadata(7)["parameters"] == metadata(7, noise=False)["parameters"]
+    assert "noise" not in metadata(7) and metadata(7, noise=False)["noise"] is False
+    assert cache_key(7) != cache_key(7, noise=False)

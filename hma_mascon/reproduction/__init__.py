@@ -69,6 +69,8 @@ from .ledger import (
                       paper_numbers_from_solution,
                       read_committed_ledgers,
                       read_configuration_scores,
+                      limits_reading,
+                      read_limit_scores,
                       read_scenario_scores,
                       read_sensitivity,
 )
@@ -86,7 +88,7 @@ __all__ = [
     "Context", "prepare", "regional_glacier_mass", "gia_regional_trends", "truth_as_solution",
     "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table", "ablation_soil_moisture_share",
     "regional_trend_table", "cell_trend_skill", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
-    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_scenario_scores", "read_sensitivity",
+    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_limit_scores", "limits_reading", "read_scenario_scores", "read_sensitivity",
     "committed_ledger_comparison", "compare_centres", "read_centre_comparison", "CENTRE_PERIOD",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
 ]

@@ -72,6 +72,8 @@ class World:
     lakes: list
     timing: dict = field(default_factory=dict)
     scenario: str | None = None
+    #: False: the world was generated without coefficient noise (:func:`generate_world`)
+    noise: bool = True
 
 
 def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset:
@@ -98,7 +100,12 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
         Reduced mode: a subset of the GRACE months (see :func:`.months.grace_months`). Random streams do
         not depend on the subset except the per-month noise.
     noise : bool
-        Add coefficient noise to the GSM fields (truth and priors are unaffected).
+        Add coefficient noise to the GSM fields (truth and priors are unaffected). Without it the files
+        still carry the noisy world's stated sigmas, month factors included: a solve sees the same
+        stated noise (only the monthly noise factor that a solve estimates from the residuals,
+        :func:`hma_mascon.noise_model.monthly_noise_factor`, can differ), so the difference between
+        the two worlds' solutions is what the noise realisation does, and what is left in the
+        noise-free one is the resolution of the data and the regularization (chapter 9).
     scenario : str, optional
         A wrong-prior scenario of :data:`parameters.SCENARIOS`: one range's true trend departs from
         the one its glacier prior carries (the departure is one more glacier term, ``sub="scenario"``,
@@ -203,12 +210,8 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
     # --- noise, static field, low degrees ----------------------------------------------------------
     N = P.NMAX
     sig = degree_sigma(N)
-    if noise:
-        mf = month_factors(mdf["month"], rngs["noise"])
-        err = coefficient_noise(nt, rngs["noise"], N) * mf[:, None, None, None]
-    else:
-        mf = np.ones(nt)
-        err = np.zeros_like(clean)
+    mf = month_factors(mdf["month"], rngs["noise"])  # drawn first: the stated sigmas do not depend on ``noise``
+    err = coefficient_noise(nt, rngs["noise"], N) * mf[:, None, None, None] if noise else np.zeros_like(clean)
     rs = rngs["static"]
     nn = np.arange(N + 1)[:, None] * np.ones(N + 1)
     static = rs.standard_normal((2, N + 1, N + 1)) * P.KAULA / np.maximum(nn, 1) ** 2
@@ -302,24 +305,28 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
     insitu = station_balances(specific, rngs["insitu"])
     world = World(seed=int(seed), months=mdf, truth=truth, stokes=stokes, stokes_clean=clean, gia_stokes=gia_stokes,
                   products=products, glacier_area=garea, regions=region_polygons(), insitu=insitu,
-                  links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario)
+                  links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario,
+                  noise=bool(noise))
     world.timing = {"analysis_s": t_an - t_start, "generate_s": _time.perf_counter() - t_start}
     return world
 
 
-def metadata(seed: int, scenario: str | None = None) -> dict:
-    """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes)."""
+def metadata(seed: int, scenario: str | None = None, noise: bool = True) -> dict:
+    """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes); a
+    noise-free world says ``"noise": false`` (the noisy default's content, and key, are unchanged)."""
 
     meta = {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
             "package_version": __version__, "parameters": P.parameters_dict()}
     if scenario is not None:
         meta["scenario"] = scenario
+    if not noise:
+        meta["noise"] = False
     return meta
 
 
-def cache_key(seed: int, scenario: str | None = None) -> str:
-    """Hash of (seed, parameters, generator version, scenario) -- the package version is not part of it."""
-    meta = metadata(seed, scenario)
+def cache_key(seed: int, scenario: str | None = None, noise: bool = True) -> str:
+    """Hash of (seed, parameters, generator version, scenario, noise) -- the package version is not part of it."""
+    meta = metadata(seed, scenario, noise)
     meta.pop("package_version")
     return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -431,7 +438,7 @@ def _write_world_files(world: World, out: Path) -> Path:
     for wid, df in world.insitu.items():
         df.to_csv(wd / f"mbdata_WGMS-{wid:05d}.csv", index=False)
     world.links.to_csv(wd / "rgi_wgms_links_20220112_HMA4.csv", index=False)
-    meta = metadata(world.seed, world.scenario)
+    meta = metadata(world.seed, world.scenario, world.noise)
     meta["months"] = world.months["month"].tolist()
     meta["generated"] = pd.Timestamp.now("UTC").isoformat()
     meta["timing_s"] = dict(world.timing, write_s=_time.perf_counter() - t0)
@@ -447,19 +454,21 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("HMA_MASCON_CACHE") or Path.home() / ".cache" / "hma-mascon")
 
 
-def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None) -> Path:
-    """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, see
-    :func:`generate_world`), generated if missing (never stale: the name carries the hash of seed,
-    parameters, generator version and scenario; written to a temporary directory and renamed atomically)."""
+def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None,
+                              noise: bool = True) -> Path:
+    """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, and without
+    coefficient noise if ``noise`` is false, see :func:`generate_world`), generated if missing (never
+    stale: the name carries the hash of seed, parameters, generator version, scenario and noise;
+    written to a temporary directory and renamed atomically)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "")
-    target = root / f"{name}-{cache_key(seed, scenario)}"
+    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("" if noise else "-noise-free")
+    target = root / f"{name}-{cache_key(seed, scenario, noise)}"
     if (target / "hma_synthetic.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-synthetic-", dir=root))
     try:
-        world = generate_world(seed, scenario=scenario)
+        world = generate_world(seed, scenario=scenario, noise=noise)
         with deferred_interrupt(f"the write of {tmp}"):  # netCDF/HDF5 deadlock when interrupted mid-write
             _write_world_files(world, tmp)
         try:
