@@ -265,7 +265,7 @@ def limits_reading(table: pd.DataFrame) -> str:
              "**The noise realisation matters even at the default's α.**")
             + " Without its noise the same solve gives "
             f"{get(quiet, hma):.1f} Gt/yr for HMA against {get(base, hma):.1f} with it (truth "
-            f"{get('truth', hma):.1f}), a per-cell $R^2$ (all glacier cells / 10 % largest losses) of "
+            f"{get('truth', hma):.1f}), a per-cell R² (all glacier cells / 10 % largest losses) of "
             f"{cells(quiet)} against {cells(base)}, and interannual r at YALA, TS and AKSHIYRAK of "
             f"{stations(quiet)} against {stations(base)} (truth {stations('truth')})."
             + (" What the solve misses there is its bias, the pull of the regularization toward the prior, "
@@ -275,7 +275,7 @@ def limits_reading(table: pd.DataFrame) -> str:
         sets = get(half_q, r2) > get(base, r2) > get(half_n, r2)
         text = (("**The noise sets how small α can be.** " if sets else "**A smaller α.** ")
                 + f"With the α of half the stated noise (`sigma0_sq=0.25`, α about 4 times smaller), the "
-                f"noise-free data give a per-cell $R^2$ of {cells(half_q)}, HMA {get(half_q, hma):.1f} Gt/yr, the "
+                f"noise-free data give a per-cell R² of {cells(half_q)}, HMA {get(half_q, hma):.1f} Gt/yr, the "
                 f"largest Tien Shan cell {get(half_q, ts):.1f} cm/yr and r at AKSHIYRAK "
                 f"{get(half_q, 'interannual r, AKSHIYRAK'):.2f} ({table.loc['targets met', half_q]} targets), while "
                 f"the noisy data give {cells(half_n)}, HMA {get(half_n, hma):.1f}, Tien Shan {get(half_n, ts):.1f} "
@@ -286,13 +286,13 @@ def limits_reading(table: pd.DataFrame) -> str:
                      "letting it through.")
         if tenth_q in num.columns:
             text += (f" With α about 100 times smaller (`sigma0_sq=0.01`) even the noise-free solve breaks down "
-                     f"($R^2$ {cells(tenth_q)}, Tien Shan {get(tenth_q, ts):.1f} cm/yr): the data hold signal the "
+                     f"(R² {cells(tenth_q)}, Tien Shan {get(tenth_q, ts):.1f} cm/yr): the data hold signal the "
                      "grid cannot represent (hydrology and GIA beyond the buffer ring; degree 1, C20 and C30 from "
                      "TN-13 and SLR, with their own errors in both worlds), and the regularization keeps it out of "
                      "single cells.")
         double = f"{base}, sigma0^2 = 4"
         if double in num.columns:
-            text += (f" With twice the stated noise (`sigma0_sq=4`) the noisy data give $R^2$ {cells(double)} and "
+            text += (f" With twice the stated noise (`sigma0_sq=4`) the noisy data give R² {cells(double)} and "
                      f"HMA {get(double, hma):.1f} Gt/yr ({table.loc['targets met', double]}).")
             if get(double, r2) < get(base, r2) and get(half_n, r2) < get(base, r2):
                 text += (" On the noisy data the MSE rule's α scores better than four times less or more "
@@ -301,15 +301,15 @@ def limits_reading(table: pd.DataFrame) -> str:
     longer = [r for r in ("default world, L = 200 km", "default world, L = 300 km") if r in num.columns]
     if has(base) and longer:
         cov = "cells whose 95 % trend bounds"
-        parts = [f"{r.split(', ')[1]}: $R^2$ {cells(r)}, largest Himalayan cell "
+        parts = [f"{r.split(', ')[1]}: R² {cells(r)}, largest Himalayan cell "
                  f"{get(r, 'largest cell loss, Himalaya'):.1f} cm/yr, HMA {get(r, hma):.1f} Gt/yr, "
-                 f"coverage {get(r, cov):.1%}" for r in longer]
+                 f"coverage {100 * get(r, cov):.1f} %" for r in longer]
         out.append(
             ("**A longer correlation moves the cells, not the total** ("
              if all(abs(get(r, hma) - get(base, hma)) < 0.05 * abs(get("truth", hma)) for r in longer)
              else "**A longer correlation** (") + "; ".join(parts) +
-            f"; the default's 150 km: $R^2$ {cells(base)}, Himalaya {get(base, 'largest cell loss, Himalaya'):.1f}, "
-            f"HMA {get(base, hma):.1f}, coverage {get(base, cov):.1%}; truth Himalaya "
+            f"; the default's 150 km: R² {cells(base)}, Himalaya {get(base, 'largest cell loss, Himalaya'):.1f}, "
+            f"HMA {get(base, hma):.1f}, coverage {100 * get(base, cov):.1f} %; truth Himalaya "
             f"{get('truth', 'largest cell loss, Himalaya'):.1f}). Targets met: "
             + ", ".join(f"{r.split(', ')[1]} {table.loc['targets met', r]}" for r in longer if "targets met" in table.index)
             + (f", 150 km {table.loc['targets met', base]}." if "targets met" in table.index else "."))
@@ -317,14 +317,14 @@ def limits_reading(table: pd.DataFrame) -> str:
             if r in num.columns]
     if has(base) and data:
         parts = [f"{'at 200 km' if '200' in r else 'at 150 km'}: HMA {get(r, hma):.1f} Gt/yr, box "
-                 f"{get(r, 'box total-mass trend'):.1f}, $R^2$ {cells(r)}, Tien Shan {get(r, ts):.1f} cm/yr, "
+                 f"{get(r, 'box total-mass trend'):.1f}, R² {cells(r)}, Tien Shan {get(r, ts):.1f} cm/yr, "
                  f"{table.loc['targets met', r]} targets" for r in data]
         trade = all(abs(get(r, hma) - get("truth", hma)) < abs(get(base, hma) - get("truth", hma))
                     and get(r, r2) < get(base, r2) for r in data)
         out.append(("**The trend from the data trades the cells for the total.** " if trade else
                     "**The trend from the data.** ") + "Its noise averages down over the months, so its α is "
                    "smaller (" + "; ".join(parts) + f"; the default: HMA {get(base, hma):.1f}, box "
-                   f"{get(base, 'box total-mass trend'):.1f}, $R^2$ {cells(base)}; truth HMA {get('truth', hma):.1f}, "
+                   f"{get(base, 'box total-mass trend'):.1f}, R² {cells(base)}; truth HMA {get('truth', hma):.1f}, "
                    f"box {get('truth', 'box total-mass trend'):.1f}).")
     scaled = "HMA scaled by the resolution gain"
     sane = [c for c in num.columns if c != "truth" and np.isfinite(get(c, scaled))
@@ -332,13 +332,13 @@ def limits_reading(table: pd.DataFrame) -> str:
     if sane and "truth" in num.columns:
         rel = [abs(get(c, scaled) / get("truth", hma) - 1) for c in sane]
         raw = [get(c, hma) / get("truth", hma) for c in sane]
-        raw_text = (f"{1 - max(raw):.0%} short of the truth" if len(raw) == 1 and raw[0] < 1 else
-                    f"{1 - max(raw):.0%} to {1 - min(raw):.0%} short of the truth" if max(raw) < 1 else
-                    f"between {min(raw):.0%} and {max(raw):.0%} of the truth")
+        raw_text = (f"{100 * (1 - max(raw)):.0f} % short of the truth" if len(raw) == 1 and raw[0] < 1 else
+                    f"{100 * (1 - max(raw)):.0f} % to {100 * (1 - min(raw)):.0f} % short of the truth" if max(raw) < 1 else
+                    f"between {100 * min(raw):.0f} % and {100 * max(raw):.0f} % of the truth")
         out.append(
             f"**The resolution gain earns the total.** In every run above whose cells hold together "
-            f"(per-cell $R^2$ > 0), the raw HMA sum is {raw_text}, and the estimate scaled by the resolution "
-            f"gain is within {max(rel):.0%} of it (the *information* row of the first table; chapter 7 shows it "
+            f"(per-cell R² > 0), the raw HMA sum is {raw_text}, and the estimate scaled by the resolution "
+            f"gain is within {100 * max(rel):.0f} % of it (the *information* row of the first table; chapter 7 shows it "
             "beside the raw sum, with its own error).")
     return "\n\n".join(out)
 
