@@ -235,7 +235,8 @@ def read_limit_scores(directory):
 
 
 def limits_reading(table: pd.DataFrame) -> str:
-    """Markdown paragraphs reading a :func:`read_limit_scores` table (metrics as rows, runs as columns).
+    """Markdown paragraphs reading a :func:`read_limit_scores` table (metrics as rows, runs as columns,
+    with the ``targets met`` row that ``scripts/score_limits.py`` writes).
 
     Each paragraph compares the runs it needs with the ``default world`` column and is left out when
     one of them is missing, so a partial table (``score_limits.py --only``) reads as far as it goes.
@@ -311,8 +312,8 @@ def limits_reading(table: pd.DataFrame) -> str:
             f"; the default's 150 km: R² {cells(base)}, Himalaya {get(base, 'largest cell loss, Himalaya'):.1f}, "
             f"HMA {get(base, hma):.1f}, coverage {100 * get(base, cov):.1f} %; truth Himalaya "
             f"{get('truth', 'largest cell loss, Himalaya'):.1f}). Targets met: "
-            + ", ".join(f"{r.split(', ')[1]} {table.loc['targets met', r]}" for r in longer if "targets met" in table.index)
-            + (f", 150 km {table.loc['targets met', base]}." if "targets met" in table.index else "."))
+            + ", ".join(f"{r.split(', ')[1]} {table.loc['targets met', r]}" for r in longer)
+            + f", 150 km {table.loc['targets met', base]}.")
     data = [r for r in ("default world, trend from the data", "default world, trend from the data, L = 200 km")
             if r in num.columns]
     if has(base) and data:
@@ -327,8 +328,7 @@ def limits_reading(table: pd.DataFrame) -> str:
                    f"{get(base, 'box total-mass trend'):.1f}, R² {cells(base)}; truth HMA {get('truth', hma):.1f}, "
                    f"box {get('truth', 'box total-mass trend'):.1f}).")
     scaled = "HMA scaled by the resolution gain"
-    sane = [c for c in num.columns if c != "truth" and np.isfinite(get(c, scaled))
-            and get(c, "per-cell glacier trend R², all") > 0]
+    sane = [c for c in num.columns if c != "truth" and np.isfinite(get(c, scaled)) and get(c, r2) > 0]
     if sane and "truth" in num.columns:
         rel = [abs(get(c, scaled) / get("truth", hma) - 1) for c in sane]
         raw = [get(c, hma) / get("truth", hma) for c in sane]
