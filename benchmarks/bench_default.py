@@ -36,6 +36,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from hma_mascon import alpha as alpha_mod
+from hma_mascon import euclidean_bias
 from hma_mascon.eigensystem import eigen_system, select_alpha
 from hma_mascon.estimator import PointMassMascon
 from hma_mascon.inputs import prepare
@@ -138,16 +139,16 @@ def main(argv=None):
     U = system.project(Yw)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
     counter = CallCounter()
-    orig = (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid)
+    orig = (alpha_mod.mse_function, euclidean_bias.ChebyshevMSE.__call__, alpha_mod._mse_on_grid)
     alpha_mod.mse_function = counter.wrap(orig[0])
-    alpha_mod._ChebyshevMSE.__call__ = counter.wrap(orig[1])
+    euclidean_bias.ChebyshevMSE.__call__ = counter.wrap(orig[1])
     alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm, **k: len(alphas))
     try:
         t = time.perf_counter()
         alphas = [select_alpha(system, U[k], yPy[k], "mse", 1.0, "euclidean").alpha for k in range(sel.size)]
         t_sel = (time.perf_counter() - t) / sel.size
     finally:
-        alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid = orig
+        alpha_mod.mse_function, euclidean_bias.ChebyshevMSE.__call__, alpha_mod._mse_on_grid = orig
     trials = counter.n / sel.size
     R = np.asarray(r_pre)
     R = np.diag(R) if R.ndim == 1 else R

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from hma_mascon import alpha as alpha_mod
+from hma_mascon import euclidean_bias
 from hma_mascon.constants import A_GRACE, GM_GRACE, HMA_BOX
 from hma_mascon.eigensystem import eigen_system, select_alpha
 from hma_mascon.two_step import two_step_solve
@@ -151,9 +152,9 @@ def main(argv=None):
     U = system.project(Yw)
     yPy = np.einsum("ij,ij->i", Yw, Yw)
     counter = CallCounter()
-    orig = (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid, alpha_mod.gcv_function)
+    orig = (alpha_mod.mse_function, euclidean_bias.ChebyshevMSE.__call__, alpha_mod._mse_on_grid, alpha_mod.gcv_function)
     alpha_mod.mse_function = counter.wrap(orig[0])
-    alpha_mod._ChebyshevMSE.__call__ = counter.wrap(orig[1])
+    euclidean_bias.ChebyshevMSE.__call__ = counter.wrap(orig[1])
     alpha_mod._mse_on_grid = counter.wrap(orig[2], count=lambda solver, xi, s0, alphas, norm, **k: len(alphas))
     alpha_mod.gcv_function = counter.wrap(orig[3])
     try:
@@ -166,7 +167,7 @@ def main(argv=None):
             select_alpha(system, U[k], yPy[k], "mse", 1.0, "euclidean" if args.mse_norm == "R" else "R")
         t_sel_other = (time.perf_counter() - t) / sel.size
     finally:
-        (alpha_mod.mse_function, alpha_mod._ChebyshevMSE.__call__, alpha_mod._mse_on_grid,
+        (alpha_mod.mse_function, euclidean_bias.ChebyshevMSE.__call__, alpha_mod._mse_on_grid,
          alpha_mod.gcv_function) = orig
     trials = n_trials_run / sel.size
     # eigen path cost per month (amortised): its share of the measured full run

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import alpha as alpha_rules
 from .regularization import as_precision
-from .solver import EigenTikhonov
+from .solver import EigenTikhonov, mode_split
 from .weights import apply_whitener, effective_nobs, whitener_of
 
 __all__ = ["EigenSystem", "eigen_system", "NormalMatrices", "select_alpha", "select_alphas", "StepResult", "regularized_solve"]
@@ -286,21 +286,33 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
     if alpha is not None or alpha_floor_factor is None or T < 6:
         floored = np.zeros(T, bool)
-    D = lam[None, :] + alphas[:, None]
-    Z = U / D  # (T, m) coefficients in the Q basis
-    Q = system.Q
-    X = Z @ Q.T
-    resid = Yw - X @ system.Aw.T  # direct residual (the closed form loses precision)
-    omega = np.einsum("ij,ij->i", resid, resid)
-    dof = np.sum(lam[None, :] / D, axis=1)
-    s0 = omega / np.maximum(system.nobs - dof, 1.0)
-    s_err = s0 if s0fix is None else np.array(s0fix, float)
-    Q2T = (Q**2).T
-    var = ((lam[None, :] / D**2) * s_err[:, None]) @ Q2T
+    # modes with λ_k = 0 exactly (EigenTikhonov's low-rank route) in closed form: their
+    # coefficient is u_k/α, they add nothing to the formal variance and 1/α to the bias variance
+    Q, (zero, head) = system.Q, mode_split(lam)
+    has_zero = bool(lam[zero].size)
+    Qh = Q[:, head]
+    lam_h = lam[head]
+    D = lam_h[None, :] + alphas[:, None]
+    Z = U[:, head] / D  # (T, r) coefficients in the Q basis
+    X = Z @ Qh.T
     # regularization bias: plug-in b = -α Q D⁻¹ Q^T R x̂ = -α Q D⁻¹ Z (Q^T R Q = I), and its
     # prior expectation E[b_j²] = σ0² α Σ_k Q_jk²/(λ_k+α)² for x drawn from N(0, (σ0²/α) R⁻¹);
     # formal variance + that bias variance = diag σ0² (N + αR)⁻¹, the Bayesian posterior variance.
-    bias = -(alphas[:, None] * Z / D) @ Q.T
+    bias = -(alphas[:, None] * Z / D) @ Qh.T
+    if has_zero:
+        X0 = (U[:, zero] @ Q[:, zero].T) / alphas[:, None]
+        X += X0
+        bias -= X0
+        del X0
+    resid = Yw - X @ system.Aw.T  # direct residual (the closed form loses precision)
+    omega = np.einsum("ij,ij->i", resid, resid)
+    dof = np.sum(lam_h[None, :] / D, axis=1)
+    s0 = omega / np.maximum(system.nobs - dof, 1.0)
+    s_err = s0 if s0fix is None else np.array(s0fix, float)
+    Q2T = (Qh**2).T
+    var = ((lam_h[None, :] / D**2) * s_err[:, None]) @ Q2T
     bias_var = ((alphas[:, None] / D**2) * s_err[:, None]) @ Q2T
+    if has_zero:
+        bias_var += (s_err / alphas)[:, None] * np.sum(Q[:, zero] ** 2, axis=1)[None, :]
     return StepResult(x=X, alpha=alphas, sigma0sq=s0, dof=dof, residual=omega, error=np.sqrt(np.maximum(var, 0)),
                       bias=bias, bias_sd=np.sqrt(np.maximum(bias_var, 0)), alpha_floored=floored.astype(float))

@@ -1,6 +1,7 @@
 """What a regularized solve does to a true field: the resolution operator and the damping of trends.
 
-* :func:`apply_resolution` -- H = (N + αR)⁻¹N applied to fields, from one eigensystem;
+* :func:`resolution_factors` -- H = (N + αR)⁻¹N = U Wᵀ over the modes the data resolve;
+* :func:`apply_resolution` -- H applied to fields, from one eigensystem;
 * :func:`trend_recovery` -- the trend the two-step solve returns for a noise-free trend field,
   H_pre β + H_ref (I - H_pre) β (the regularization damping of regional sums);
 * :func:`trend_bias_sd` -- a white-spectrum upper bound of the per-cell trend bias;
@@ -19,7 +20,35 @@ import numpy as np
 
 from .regularization import as_precision
 
-__all__ = ["apply_resolution", "trend_recovery", "trend_bias_sd", "trend_bias_factor", "trend_prior_scale"]
+__all__ = ["RESOLUTION_TOL", "resolution_factors", "apply_resolution", "trend_recovery", "trend_bias_sd", "trend_bias_factor", "trend_prior_scale"]
+
+
+#: Modes whose λ/(λ+α) is at most this are left out of H (:func:`resolution_factors`).
+RESOLUTION_TOL = 1e-12
+
+
+def resolution_factors(system, R, alpha: float):
+    r"""H = (N + αR)⁻¹N as a product U Wᵀ over the modes the data resolve at all.
+
+    With Q^T N Q = Λ and Q^T R Q = I, H = Q diag(λ_k/(λ_k+α)) Q^T R. The normal matrix of a
+    point-mass problem is numerically rank-deficient (HMA default: about 400 of 4400 eigenvalues
+    above 1e-12 α), and a mode with λ_k/(λ_k+α) ≤ :data:`RESOLUTION_TOL` adds at most that share of
+    its component to H x, so those modes are left out:
+
+    .. math:: H pprox U W^T,\quad U = Q_H\,\mathrm{diag}\!\left(rac{\lambda_k}{\lambda_k+lpha}ight)_H,
+              \quad W = R\,Q_H .
+
+    Returns
+    -------
+    U, W : ndarray (m, k)
+    """
+    lam, Q = np.asarray(system.lam, float), system.Q
+    h = lam / (lam + alpha)
+    keep = h > RESOLUTION_TOL
+    QH = Q[:, keep]
+    R = as_precision(R)
+    W = R[:, None] * QH if R.ndim == 1 else R @ QH  # R Q_H (R symmetric)
+    return QH * h[keep], W
 
 
 def apply_resolution(system, R, alpha: float, x) -> np.ndarray:
@@ -29,16 +58,12 @@ def apply_resolution(system, R, alpha: float, x) -> np.ndarray:
     With Q^T N Q = Λ and Q^T R Q = I, (N + αR)⁻¹ = Q(Λ + αI)⁻¹Q^T and N = Q⁻ᵀΛQ⁻¹ with
     Q⁻¹ = Q^T R, so
 
-    .. math:: H x = Q\,\mathrm{diag}\!\left(\frac{\lambda_k}{\lambda_k+\alpha}\right) Q^T R\, x .
+    .. math:: H x = Q\,\mathrm{diag}\!\left(\frac{\lambda_k}{\lambda_k+\alpha}\right) Q^T R\, x ,
+
+    over the modes the data resolve (:func:`resolution_factors`).
     """
-    lam, Q = system.lam, system.Q
-    R = as_precision(R)
-    x = np.asarray(x, float)
-    Rx = x * R if R.ndim == 1 else x @ R  # R symmetric
-    P = Rx @ Q
-    del Rx  # (m, m) for the trend factor: keep at most two such temporaries alive
-    P *= lam / (lam + alpha)
-    return P @ Q.T
+    U, W = resolution_factors(system, R, alpha)
+    return (np.asarray(x, float) @ W) @ U.T
 
 
 def trend_recovery(pre_system, r_pre, alpha_pre, ref_system, r_ref, alpha_ref, trend) -> np.ndarray:
@@ -131,9 +156,10 @@ def trend_bias_factor(pre_system, alpha_pre: float, ref_system=None, r_ref=None,
     g = alpha_pre / (lam + alpha_pre)
     M = np.asarray(pre_system.Q, float) * (np.sqrt(g) if posterior else g)
     if ref_system is not None:
-        # M <- (I - H_ref) M, by blocks of columns in place: (m, 512) temporaries, not three (m, m)
+        # M <- (I - H_ref) M = M - U (Wᵀ M), by blocks of columns in place: (m, 512) temporaries
+        U, W = resolution_factors(ref_system, r_ref, alpha_ref)
         for j in range(0, M.shape[1], 512):
-            M[:, j:j + 512] -= apply_resolution(ref_system, r_ref, alpha_ref, M[:, j:j + 512].T).T
+            M[:, j:j + 512] -= U @ (W.T @ M[:, j:j + 512])
     return M
 
 

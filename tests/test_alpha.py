@@ -85,9 +85,10 @@ def test_mse_formula_and_minimum_against_brute_force_truth():
     # the fast evaluator used inside the iteration (Chebyshev interpolation in log alpha over a
     # bracket of one or two decades) agrees with the exact MSE between its nodes, and the batched
     # grid evaluation is the exact function
-    from hma_mascon.alpha import _ChebyshevMSE, _mse_on_grid
+    from hma_mascon.alpha import _mse_on_grid
+    from hma_mascon.euclidean_bias import ChebyshevMSE
     for lo, hi in ((1e-6, 1e-5), (1e-4, 1e-2), (1e-3, 1e-1)):
-        ev = _ChebyshevMSE(s, xi, sigma0_sq, np.log(lo), np.log(hi))
+        ev = ChebyshevMSE(s, xi, sigma0_sq, np.log(lo), np.log(hi))
         for a in np.geomspace(lo, hi, 13)[1:-1] * 1.0137:
             assert np.isclose(ev(a), mse_function(s, a, xi, sigma0_sq), rtol=1e-9)
     a3 = np.array([1e-6, 1e-4, 1e-1])
@@ -143,6 +144,43 @@ def test_accelerated_plug_in_lands_nearer_its_fixed_point_and_months_batch_exact
     many = select_alpha_mse_many(s, U, yPy, n, max_columns=30, **kw)
     np.testing.assert_allclose([r.alpha for r in many], [r.alpha for r in fast], rtol=1e-9)
     assert [r.iterations for r in many] == [r.iterations for r in fast]
+
+
+
+def test_zero_eigenvalues_and_the_gram_matrix_give_the_squared_bias_norms():
+    # a design of rank 60 for 150 unknowns: N has a null space, which the low-rank route of
+    # EigenTikhonov gives exact zero eigenvalues. BiasProducts sums those once per month and the
+    # rest through the 60 x 60 Gram matrix of Q; its squared norms equal those of the full
+    # products Q @ W at every alpha the search can reach, and the months together select what
+    # each selects alone.
+    from hma_mascon.alpha import default_bounds
+    from hma_mascon.euclidean_bias import BiasProducts, BiasRequest
+
+    rng = np.random.default_rng(5)
+    n, m = 300, 150
+    A = rng.normal(size=(n, 60)) @ (rng.normal(size=(60, m)) * np.logspace(0, -3, m))
+    s = EigenTikhonov(A.T @ A, rng.uniform(0.5, 3.0, m))
+    X = rng.normal(size=(6, m)) * 0.05
+    Y = X @ A.T + 1e-3 * rng.normal(size=(6, n))
+    U = s.project(A.T @ Y.T).T
+    yPy = np.einsum("ij,ij->i", Y, Y)
+    lo, hi = default_bounds(s)
+    products = BiasProducts(s, U)
+    assert products.gram and products.G.shape == (60, 60) and np.sum(s.eigenvalues == 0) == 90
+    reqs, months = [], []
+    for k, a in enumerate(np.geomspace(lo, hi, 6)):
+        reqs.append(BiasRequest(U[k] / (s.eigenvalues + a), np.geomspace(lo, hi, 9), a))
+        months.append(k)
+    reqs.append(BiasRequest(U[0] / (s.eigenvalues + 1.0), np.array([1.0, 2.0])))  # no alpha_xi: full product
+    months.append(0)
+    for r, g in zip(reqs, products(months, reqs)):
+        full = s.Q @ r.columns(s.eigenvalues)
+        np.testing.assert_allclose(g, np.sum(full**2, axis=0), rtol=1e-11)
+    kw = dict(sigma0_sq=1e-6)
+    alone = [select_alpha_mse(s, U[k], yPy[k], n, **kw) for k in range(6)]
+    many = select_alpha_mse_many(s, U, yPy, n, **kw)
+    np.testing.assert_allclose([r.alpha for r in many], [r.alpha for r in alone], rtol=1e-9)
+    assert [r.iterations for r in many] == [r.iterations for r in alone]
 
 
 def test_mse_R_norm_and_collapse_safeguard():

@@ -171,3 +171,43 @@ def test_factored_correlated_prior_matches_dense():
         np.testing.assert_allclose(sf.covariance_diag(alpha), sd.covariance_diag(alpha), rtol=1e-8)
         np.testing.assert_allclose(sf.resolution_matrix(alpha), np.linalg.solve(N + alpha * np.asarray(R), N),
                                    atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["diagonal", "dense", "correlated"])
+def test_low_rank_route_equals_direct_algebra(kind):
+    """A normal matrix of rank m/4 goes through the pivoted-Cholesky factor and a thin SVD; its
+    eigenpairs still satisfy Q^T R Q = I and Q^T N Q = Lambda, and solutions, covariances and the
+    resolution matrix equal direct algebra, for each kind of R."""
+    from hma_mascon.geometry import mascon_grid
+    from hma_mascon.regularization import correlated_prior_precision
+    from hma_mascon.solver import normal_factor
+
+    grid = mascon_grid((80.0, 84.0, 30.0, 33.0), 0.5, 0.0)
+    g = np.random.default_rng(12)
+    m = grid.size
+    r_true = m // 4
+    A = g.normal(size=(3 * m, r_true)) @ (g.normal(size=(r_true, m)) * np.logspace(0, -2, m))
+    N = A.T @ A
+    F = normal_factor(N)
+    assert F.shape == (m, r_true)
+    np.testing.assert_allclose(F @ F.T, N, atol=1e-12 * np.abs(N).max())
+    assert normal_factor(N + np.eye(m)) is None  # full rank: the dense route
+    r = 1 / g.uniform(0.05, 0.4, m) ** 2
+    R = {"diagonal": r, "dense": np.diag(r) + 0.3 * np.sqrt(np.outer(r, r)) * np.exp(-g.uniform(1, 3, (m, m))),
+         "correlated": correlated_prior_precision(r, grid, 120.0)}[kind]
+    if kind == "dense":
+        R = 0.5 * (R + R.T) + m * np.diag(r)  # symmetric positive definite
+    Rd = np.diag(R) if kind == "diagonal" else np.asarray(R)
+    s = EigenTikhonov(N, R)
+    assert s.n_clipped == 0 and np.sum(s.eigenvalues == 0) == m - r_true
+    assert np.all(np.diff(s.eigenvalues) >= 0)
+    np.testing.assert_allclose(s.Q.T @ Rd @ s.Q, np.eye(m), atol=1e-9)
+    np.testing.assert_allclose(s.Q.T @ N @ s.Q, np.diag(s.eigenvalues), atol=1e-10 * s.eigenvalues.max())
+    b = A.T @ g.normal(size=3 * m)
+    for alpha in (1e-3, 0.1, 10.0):
+        M = N + alpha * Rd
+        x_ref = np.linalg.solve(M, b)
+        np.testing.assert_allclose(s.solution(s.project(b), alpha), x_ref, rtol=1e-8, atol=1e-10 * np.abs(x_ref).max())
+        cov = np.linalg.solve(M, N) @ np.linalg.inv(M)
+        np.testing.assert_allclose(s.covariance_diag(alpha), np.diag(cov), rtol=1e-7, atol=1e-12 * np.diag(cov).max())
+        np.testing.assert_allclose(s.resolution_matrix(alpha), np.linalg.solve(M, N), atol=1e-8)
