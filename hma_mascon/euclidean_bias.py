@@ -109,9 +109,9 @@ class BiasProducts:
 
     .. math:: \|QW_{:j}\|^2 = w^T G w + \frac{2\, z^T w}{a b_j} + \frac{v^T v}{(a b_j)^2},\quad w = W_{Hj},
 
-    O(r²) a column instead of O(m²) (HMA: all months of a system in 0.2 s against about 5 s for
-    the m x m products). The Gram route is taken when r <= m/2 and the request says a; otherwise
-    the squared norms of the full products Q W.
+    O(r²) a column instead of O(m r) (HMA default, whole fit: 0.9 s for the bias norms of the 13
+    systems against 4.7 s for the products Q W). The Gram route is taken when r <= m/2 and the
+    request carries a (``alpha_xi``); otherwise the squared norms of the full products Q W.
     """
 
     def __init__(self, solver, U):

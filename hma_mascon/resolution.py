@@ -35,7 +35,7 @@ def resolution_factors(system, R, alpha: float):
     above 1e-12 α), and a mode with λ_k/(λ_k+α) ≤ :data:`RESOLUTION_TOL` adds at most that share of
     its component to H x, so those modes are left out:
 
-    .. math:: H pprox U W^T,\quad U = Q_H\,\mathrm{diag}\!\left(rac{\lambda_k}{\lambda_k+lpha}ight)_H,
+    .. math:: H \approx U W^T,\quad U = Q_H\,\mathrm{diag}\!\left(\frac{\lambda_k}{\lambda_k+\alpha}\right)_H,
               \quad W = R\,Q_H .
 
     Returns
