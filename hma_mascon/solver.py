@@ -58,6 +58,8 @@ def normal_factor(N, tol: float = LOW_RANK_TOL):
     9e-15 of max diag(N)). Returns None when r > m/2 (no gain from the factor) or N is zero.
     """
     N = np.asarray(N, float)
+    if not np.all(np.isfinite(N)):
+        raise ValueError("N must not contain infs or NaNs")
     m = N.shape[0]
     dmax = float(np.max(np.diag(N))) if m else 0.0
     if not dmax > 0:

@@ -192,6 +192,8 @@ def test_low_rank_route_equals_direct_algebra(kind):
     assert F.shape == (m, r_true)
     np.testing.assert_allclose(F @ F.T, N, atol=1e-12 * np.abs(N).max())
     assert normal_factor(N + np.eye(m)) is None  # full rank: the dense route
+    with pytest.raises(ValueError, match="NaN"):
+        normal_factor(np.where(np.eye(m) > 0, np.nan, N))
     r = 1 / g.uniform(0.05, 0.4, m) ** 2
     R = {"diagonal": r, "dense": np.diag(r) + 0.3 * np.sqrt(np.outer(r, r)) * np.exp(-g.uniform(1, 3, (m, m))),
          "correlated": correlated_prior_precision(r, grid, 120.0)}[kind]
