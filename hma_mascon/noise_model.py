@@ -52,7 +52,7 @@ import xarray as xr
 from .stokes import append_history
 
 __all__ = ["empirical_coefficient_sigma", "calibrate_sigmas", "six_term_residual_rms", "smooth_over_degree",
-           "monthly_noise_factor", "residual_degree_rms", "METHODS"]
+           "monthly_noise_factor", "residual_degree_rms", "difference_degree_rms", "sigma_degree_rms", "METHODS"]
 
 #: methods of :func:`calibrate_sigmas`
 METHODS = ("empirical", "hybrid", "scaled-formal", "formal")
@@ -104,6 +104,54 @@ def residual_degree_rms(ds: xr.Dataset, nmin: int = 2) -> xr.DataArray:
     keep = n >= nmin
     return xr.DataArray(deg[keep], dims="degree", coords={"degree": n[keep]}, name="residual_degree_rms",
                         attrs={"units": "1", "long_name": "degree RMS of the six-term-fit residuals"})
+
+
+def difference_degree_rms(a: xr.Dataset, b: xr.Dataset, nmin: int = 2, per_series: bool = True) -> xr.DataArray:
+    """Degree RMS of the six-term-fit residuals of ``a - b`` over the months both have.
+
+    Two series of the same months that see the same Earth differ by their errors alone (and by
+    processing choices): CSR RL06 minus ITSG-Grace2018 is a nearly signal-free noise sample of the
+    real record, and a synthetic world minus its noise-free twin is exactly its noise. With
+    ``per_series`` the curve is divided by √2, the noise of one of two series of equal and
+    independent errors (CSR minus ITSG); without it the difference itself (world minus twin).
+    ``b`` is brought to ``a``'s GM and radius first, :math:`C_b\,(GM_b/GM_a)(R_b/R_a)^n`.
+
+    Raises
+    ------
+    ValueError
+        When the two series share fewer than 7 months.
+    """
+    la, lb = (np.asarray(x["month"].values).astype(str) for x in (a, b))
+    common = [m for m in la if m in set(lb)]
+    if len(common) <= 6:
+        raise ValueError(f"a - b needs more than 6 common months, got {len(common)}")
+    ia = [int(np.flatnonzero(la == m)[0]) for m in common]
+    ib = [int(np.flatnonzero(lb == m)[0]) for m in common]
+    nmax = min(int(a["degree"].values.max()), int(b["degree"].values.max()))
+    a = a.isel(time=ia).sel(degree=slice(0, nmax), order=slice(0, nmax))
+    b = b.isel(time=ib).sel(degree=slice(0, nmax), order=slice(0, nmax))
+    n = np.asarray(a["degree"].values, float)[:, None]
+    scale = (float(b.attrs.get("GM", 1.0)) / float(a.attrs.get("GM", 1.0))) * \
+        (float(b.attrs.get("radius", 1.0)) / float(a.attrs.get("radius", 1.0))) ** n
+    diff = a.copy()
+    diff["C"] = (a["C"].dims, a["C"].values - b["C"].values * scale)
+    diff["S"] = (a["S"].dims, a["S"].values - b["S"].values * scale)
+    out = residual_degree_rms(diff, nmin) / (np.sqrt(2.0) if per_series else 1.0)
+    return out.rename("difference_degree_rms").assign_attrs(
+        long_name="degree RMS of the six-term-fit residuals of the difference" + (" / sqrt(2)" if per_series else ""))
+
+
+def sigma_degree_rms(ds: xr.Dataset, nmin: int = 2) -> xr.DataArray:
+    """Degree RMS of the stated coefficient sigmas, RMS over the months:
+    :math:`\sqrt{\overline{\sum_m \sigma_{C,nm}^2 + \sigma_{S,nm}^2}}` (what the solve's weights
+    assume; compare with :func:`residual_degree_rms` of the same series)."""
+    v = np.nan_to_num(np.asarray(ds["sigma_C"].values, float)) ** 2 + \
+        np.nan_to_num(np.asarray(ds["sigma_S"].values, float)) ** 2
+    deg = np.sqrt(np.mean(np.sum(v, axis=-1), axis=0))
+    n = np.asarray(ds["degree"].values)
+    keep = n >= nmin
+    return xr.DataArray(deg[keep], dims="degree", coords={"degree": n[keep]}, name="sigma_degree_rms",
+                        attrs={"units": "1", "long_name": "degree RMS of the stated coefficient sigmas"})
 
 
 def smooth_over_degree(sigma, half_width: int = 2) -> np.ndarray:

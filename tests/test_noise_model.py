@@ -200,3 +200,43 @@ def test_residual_degree_rms_of_white_noise_is_sigma_sqrt_2n_plus_1():
     ds2 = ds.copy(deep=True)
     ds2["C"] = ds["C"] + 5e-10 * (t - t.mean())[:, None, None] + 3e-10 * np.cos(2 * np.pi * t)[:, None, None]
     np.testing.assert_allclose(residual_degree_rms(ds2).values, d.values, rtol=1e-6)
+
+
+def test_difference_degree_rms_recovers_the_noise_of_each_series():
+    """Two series with the same signal (trend, annual cycle and an interannual random walk that the
+    six-term fit does not remove) and independent white errors of sigma: the residuals of each hold
+    the signal's leftover, those of the difference / sqrt(2) only the noise, sigma sqrt(2n+1). The
+    second series in other constants (GM, radius) is brought back first; the stated sigmas give the
+    same curve."""
+    from hma_mascon.noise_model import difference_degree_rms, residual_degree_rms, sigma_degree_rms
+    from hma_mascon.stokes import make_stokes_dataset
+
+    rng = np.random.default_rng(8)
+    T, N, sigma = 150, 30, 2e-11
+    months = np.datetime64("2004-01", "M") + np.arange(T + 1)
+    start, end = months[:-1].astype("datetime64[D]"), months[1:].astype("datetime64[D]")
+    walk = np.cumsum(rng.normal(0, 3 * sigma, (T, N + 1, N + 1)), axis=0)
+    tril = np.tril(np.ones((N + 1, N + 1)))
+    def series(gm, radius):
+        C = (walk + rng.normal(0, sigma, walk.shape)) * tril
+        S = (walk + rng.normal(0, sigma, walk.shape)) * tril
+        S[:, :, 0] = 0.0
+        n = np.arange(N + 1)[:, None]
+        f = (3.986004415e14 / gm) * (6378136.3 / radius) ** n  # same field, other constants
+        sig_c = np.full(C.shape, sigma) * tril
+        sig_s = sig_c.copy()
+        sig_s[:, :, 0] = 0.0
+        return make_stokes_dataset(C * f, S * f, time_start=start, time_end=end, GM=gm, radius=radius,
+                                   sigma_C=sig_c, sigma_S=sig_s)
+    a, b = series(3.986004415e14, 6378136.3), series(3.9860044e14, 6378137.0)
+    n = np.arange(2, N + 1)
+    expected = sigma * np.sqrt(2 * n + 1)
+    d = difference_degree_rms(a, b)
+    np.testing.assert_allclose(d.values, expected, rtol=0.08)
+    assert np.all(residual_degree_rms(a).values > 2 * expected)  # the walk is not six-term
+    np.testing.assert_allclose(difference_degree_rms(a, b, per_series=False).values, np.sqrt(2) * d.values)
+    np.testing.assert_allclose(sigma_degree_rms(a).values, expected, rtol=1e-12)
+    # only the common months count; fewer than 7 is an error that says so
+    np.testing.assert_allclose(difference_degree_rms(a, b.isel(time=slice(3, None))).values, expected, rtol=0.08)
+    with pytest.raises(ValueError, match="common months"):
+        difference_degree_rms(a.isel(time=slice(0, 4)), b)

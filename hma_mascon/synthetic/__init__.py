@@ -28,16 +28,17 @@ def _run(args) -> int:
 
     t0 = time.perf_counter()
     check_world_target(args.out, force=args.force)  # refuse before the minutes of generation
-    world = generate_world(seed=args.seed, scenario=args.scenario, noise=not args.no_noise)
+    noise = False if args.no_noise else "real" if args.real_noise else True
+    world = generate_world(seed=args.seed, scenario=args.scenario, noise=noise)
     out = write_world(world, args.out, force=args.force)
     what = (f"seed {args.seed}" + (f", scenario {args.scenario}" if args.scenario else "")
-            + (", no coefficient noise" if args.no_noise else ""))
+            + (", no coefficient noise" if args.no_noise else ", the real noise level" if args.real_noise else ""))
     print(f"synthetic world ({what}) written to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def register_cli(subparsers) -> None:
-    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise]``."""
+    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise | --real-noise]``."""
     p = subparsers.add_parser("synthetic", help="write the synthetic High Mountain Asia data directory")
     p.add_argument("--out", required=True, help="output data directory")
     p.add_argument("--force", action="store_true",
@@ -46,7 +47,11 @@ def register_cli(subparsers) -> None:
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
                    help="wrong-prior scenario: the truth departs from the priors (" +
                         "; ".join(f"{k}: {v['doc']}" for k, v in SCENARIOS.items()) + ")")
-    p.add_argument("--no-noise", action="store_true",
-                   help="no coefficient noise in the GSM files (the same truth, priors and stated sigmas): what "
-                        "is left in a solution is the resolution of the data and the regularization")
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--no-noise", action="store_true",
+                       help="no coefficient noise in the GSM files (the same truth, priors and stated sigmas): what "
+                            "is left in a solution is the resolution of the data and the regularization")
+    level.add_argument("--real-noise", action="store_true",
+                       help="the coefficient noise and stated sigmas scaled per degree to the lower bound of the real "
+                            "CSR noise ((CSR - ITSG)/sqrt 2; the default world's is 0.29 of it over degrees 30-96)")
     p.set_defaults(func=_run)

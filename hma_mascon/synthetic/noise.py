@@ -30,6 +30,13 @@ def degree_sigma(nmax: int = P.NMAX) -> np.ndarray:
     return sig
 
 
+def real_noise_factor(nmax: int = P.NMAX) -> np.ndarray:
+    """Factor (nmax+1,) per degree of the ``"real"`` noise level: :data:`parameters.NOISE_REAL_KNOTS`
+    interpolated linearly in degree (held constant beyond the end knots)."""
+    n, f = np.asarray(P.NOISE_REAL_KNOTS, float).T
+    return np.interp(np.arange(nmax + 1, dtype=float), n, f)
+
+
 def month_factors(months, rng: np.random.Generator) -> np.ndarray:
     """Per-month sigma factor (worse early GRACE, end of GRACE, GRACE-FO start)."""
     labels = np.asarray(months, dtype=str)

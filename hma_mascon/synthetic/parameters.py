@@ -200,6 +200,13 @@ GIA_ALTERNATIVES = [("Caron_et_al_2018", 0.6, (35.0, 95.0, 6.0, 0.4), 89),
 #: (degree 2, degree 96): scaled so that a 300 km Gaussian-smoothed noise map has ~1.5 cm EWH std (GRACE RL06 residual level).
 NOISE_SIGMA_LOW = 4.5e-13
 NOISE_SIGMA_HIGH = 3.0e-12
+#: The "real" noise level (``generate_world(noise="real")``, a variant, not the default): sigma_n times a
+#: factor interpolated linearly in degree between these (degree, factor) knots, which bring the noise's
+#: degree RMS to the lower bound of the real noise, (CSR RL06 - ITSG-Grace2018)/sqrt(2) over the GRACE
+#: months (9-degree running median of the ratio; scripts/noise_spectra.py, reproduction/noise_spectra.csv
+#: of 2026-12-07). The same factor scales the stated sigmas.
+NOISE_REAL_KNOTS = [(2, 7.0), (5, 5.5), (10, 2.49), (15, 1.84), (20, 1.28), (25, 1.05), (30, 1.11), (40, 1.17),
+                    (50, 1.87), (55, 1.87), (60, 2.89), (65, 3.64), (70, 3.74), (80, 4.21), (90, 4.58), (96, 4.51)]
 #: Order dependence: sigma_nm = sigma_n (1 + NOISE_ORDER_BOOST (1 - m/n)); near-zonal worse (polar orbit).
 NOISE_ORDER_BOOST = 0.5
 #: Fraction of variance correlated across degrees of the same parity within one order, and the

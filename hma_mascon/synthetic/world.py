@@ -43,7 +43,7 @@ from .hydrology import hydrology_terms
 from .insitu import station_balances, station_links
 from .lakes import lake_terms
 from .months import grace_months, month_sequence
-from .noise import coefficient_noise, degree_sigma, month_factors
+from .noise import coefficient_noise, degree_sigma, month_factors, real_noise_factor
 from .priors import aster_series, noisy
 from .regions import region_polygons
 
@@ -72,8 +72,9 @@ class World:
     lakes: list
     timing: dict = field(default_factory=dict)
     scenario: str | None = None
-    #: False: the world was generated without coefficient noise (:func:`generate_world`)
-    noise: bool = True
+    #: False: the world was generated without coefficient noise; "real": at the real noise level
+    #: (:func:`generate_world`)
+    noise: bool | str = True
 
 
 def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset:
@@ -89,7 +90,7 @@ def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset
     return ds
 
 
-def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, scenario: str | None = None) -> World:
+def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = True, scenario: str | None = None) -> World:
     """Generate the synthetic world in memory.
 
     Parameters
@@ -99,8 +100,12 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
     months : None, int or sequence of "YYYY-MM"
         Reduced mode: a subset of the GRACE months (see :func:`.months.grace_months`). Random streams do
         not depend on the subset except the per-month noise.
-    noise : bool
-        Add coefficient noise to the GSM fields (truth and priors are unaffected). Without it the files
+    noise : bool or "real"
+        Add coefficient noise to the GSM fields (truth and priors are unaffected). ``"real"``: the
+        noise and the stated sigmas are multiplied per degree by :func:`.noise.real_noise_factor`,
+        which brings their degree RMS to the lower bound of the real CSR noise (chapter 9: the default
+        world's noise is 0.29 of it over degrees 30-96 in the GRACE era); the same draws otherwise, so
+        the two worlds differ by the noise level alone. Without noise the files
         still carry the noisy world's stated sigmas, month factors included: a solve sees the same
         stated noise (only the monthly noise factor that a solve estimates from the residuals,
         :func:`hma_mascon.noise_model.monthly_noise_factor`, can differ), so the difference between
@@ -114,6 +119,8 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
     """
     if scenario is not None and scenario not in P.SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: unknown; choose one of {sorted(P.SCENARIOS)}")
+    if not isinstance(noise, (bool, np.bool_)) and noise != "real":
+        raise ValueError(f"noise={noise!r}: expected True, False or 'real'")
     t_start = _time.perf_counter()
     rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
     mdf = grace_months(months)
@@ -209,9 +216,10 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
 
     # --- noise, static field, low degrees ----------------------------------------------------------
     N = P.NMAX
-    sig = degree_sigma(N)
+    level = real_noise_factor(N)[:, None] if noise == "real" else 1.0  # per degree
+    sig = degree_sigma(N) * level
     mf = month_factors(mdf["month"], rngs["noise"])  # drawn first: the stated sigmas do not depend on ``noise``
-    err = coefficient_noise(nt, rngs["noise"], N) * mf[:, None, None, None] if noise else np.zeros_like(clean)
+    err = coefficient_noise(nt, rngs["noise"], N) * level * mf[:, None, None, None] if noise else np.zeros_like(clean)
     rs = rngs["static"]
     nn = np.arange(N + 1)[:, None] * np.ones(N + 1)
     static = rs.standard_normal((2, N + 1, N + 1)) * P.KAULA / np.maximum(nn, 1) ** 2
@@ -306,25 +314,26 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool = True, 
     world = World(seed=int(seed), months=mdf, truth=truth, stokes=stokes, stokes_clean=clean, gia_stokes=gia_stokes,
                   products=products, glacier_area=garea, regions=region_polygons(), insitu=insitu,
                   links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario,
-                  noise=bool(noise))
+                  noise=noise if noise == "real" else bool(noise))
     world.timing = {"analysis_s": t_an - t_start, "generate_s": _time.perf_counter() - t_start}
     return world
 
 
-def metadata(seed: int, scenario: str | None = None, noise: bool = True) -> dict:
+def metadata(seed: int, scenario: str | None = None, noise: bool | str = True) -> dict:
     """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes); a
-    noise-free world says ``"noise": false`` (the noisy default's content, and key, are unchanged)."""
+    noise-free world says ``"noise": false`` and one at the real noise level ``"noise": "real"`` (the
+    noisy default's content is unchanged)."""
 
     meta = {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
             "package_version": __version__, "parameters": P.parameters_dict()}
     if scenario is not None:
         meta["scenario"] = scenario
-    if not noise:
-        meta["noise"] = False
+    if noise == "real" or not noise:
+        meta["noise"] = noise if noise == "real" else False
     return meta
 
 
-def cache_key(seed: int, scenario: str | None = None, noise: bool = True) -> str:
+def cache_key(seed: int, scenario: str | None = None, noise: bool | str = True) -> str:
     """Hash of (seed, parameters, generator version, scenario, noise) -- the package version is not part of it."""
     meta = metadata(seed, scenario, noise)
     meta.pop("package_version")
@@ -455,13 +464,14 @@ def default_cache_root() -> Path:
 
 
 def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None,
-                              noise: bool = True) -> Path:
+                              noise: bool | str = True) -> Path:
     """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, and without
-    coefficient noise if ``noise`` is false, see :func:`generate_world`), generated if missing (never
+    coefficient noise if ``noise`` is false, at the real noise level if ``"real"``, see
+    :func:`generate_world`), generated if missing (never
     stale: the name carries the hash of seed, parameters, generator version, scenario and noise;
     written to a temporary directory and renamed atomically)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("" if noise else "-noise-free")
+    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("-real-noise" if noise == "real" else "" if noise else "-noise-free")
     target = root / f"{name}-{cache_key(seed, scenario, noise)}"
     if (target / "hma_synthetic.json").is_file():
         return target
