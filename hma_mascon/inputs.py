@@ -40,7 +40,7 @@ from .gia import gia_ewh_rate, read_gia_rates
 from .io_grace import read_stokes_directory
 from .love_numbers import LOVE_MODELS, load_love_numbers, love_data_path
 from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_degrees
-from .noise_model import calibrate_sigmas
+from .noise_model import calibrate_sigmas, difference_coefficient_sigma
 from .params import Settings, resolve
 from .plausibility import check_months
 from .priors import component_trend, load_priors, load_soil_moisture, with_rate_variability, without_cells
@@ -55,6 +55,9 @@ __all__ = ["PreparedInputs", "prepare", "read_grace", "filtered_grace_ewh", "gia
 
 #: GRACE sources -> manifest entry of their Level-2 files.
 SOURCES = {"csr": "csr_rl06_gsm", "itsg": "itsg2018_gfc", "tongji": "tongji_grace2022"}
+
+#: The second centre whose difference floors the sigmas of ``coefficient_sigma="hybrid-floored"``.
+PARTNER_SOURCES = {"csr": "itsg", "itsg": "csr", "tongji": "csr"}
 
 #: GIA models of the spread (§10.2), manifest entries; the first is the correction (§10.1).
 GIA_MODELS = ("gia_ice6g_d", "gia_caron2018", "gia_caron_ivins2019")
@@ -219,17 +222,48 @@ def _calibrated(ds, data_dir, settings, synthetic, provenance, progress):
     method = settings["coefficient_sigma"]
     if method == "auto":
         method = "formal" if synthetic else "hybrid"
+    floored = method == "hybrid-floored"
+    method = "hybrid" if floored else method
     calibration = None
-    if method != "formal" and ds.sizes["time"] < MIN_CALIBRATION_MONTHS:
+    if method != "formal" and (ds.sizes["time"] < MIN_CALIBRATION_MONTHS or floored):
         whole = resolve(settings.preset, {**settings, "period_start": "1900-01", "period_end": "2100-12"})
         calibration = read_grace(data_dir, whole, {}, progress)
-    out = calibrate_sigmas(ds, method, calibration=calibration, min_months=MIN_CALIBRATION_MONTHS,
-                           n_scale=int(settings["sigma_degree_split"]))
+    out = calibrate_sigmas(ds, method, calibration=calibration if ds.sizes["time"] < MIN_CALIBRATION_MONTHS else None,
+                           min_months=MIN_CALIBRATION_MONTHS, n_scale=int(settings["sigma_degree_split"]))
     step = out.attrs["history"][len(ds.attrs.get("history", "")):].lstrip("; ")
-    if calibration is not None:
+    if calibration is not None and ds.sizes["time"] < MIN_CALIBRATION_MONTHS:
         step += f" (calibrated on all {calibration.sizes['time']} months of {SOURCES[settings['source']]})"
+    if floored:
+        out, note = _floor_by_partner(out, calibration, data_dir, settings, progress)
+        step += note
     provenance["coefficient_sigma"] = step
     return out
+
+
+def _floor_by_partner(ds, whole, data_dir, settings, progress):
+    """``ds``'s sigmas floored by the two-centre difference noise (``coefficient_sigma="hybrid-floored"``):
+    sigma = max(hybrid, sigma of (this - partner)/sqrt 2 over all their common months, per era)."""
+    partner = PARTNER_SOURCES[settings["source"]]
+    if data_dir is None or is_synthetic(Path(data_dir)):
+        raise InputError(f"coefficient_sigma='hybrid-floored' needs a second centre's series ({SOURCES[partner]}); "
+                         "a synthetic data directory has one centre only")
+    if not dataset_exists(SOURCES[partner], data_dir):
+        raise InputError(f"coefficient_sigma='hybrid-floored' needs the {SOURCES[partner]} series in {data_dir} "
+                         f"(the second centre whose difference from {SOURCES[settings['source']]} is the noise floor)")
+    other = read_grace(data_dir, resolve(settings.preset, {**settings, "source": partner, "period_start": "1900-01",
+                                                           "period_end": "2100-12"}), {}, progress)
+    floor = difference_coefficient_sigma(whole, other, min_months=MIN_CALIBRATION_MONTHS)
+    labels = np.asarray(whole["month"].values).astype(str)
+    pick = [int(np.flatnonzero(labels == m)[0]) for m in np.asarray(ds["month"].values).astype(str)]
+    out = ds.copy()
+    raised = []
+    for v in ("sigma_C", "sigma_S"):
+        f = floor[v].values[pick]
+        old = np.asarray(ds[v].values, float)
+        out[v] = (ds[v].dims, np.where(np.isfinite(old), np.fmax(old, np.nan_to_num(f)), old), ds[v].attrs)
+        raised.append(np.nansum(np.isfinite(old) & (f > old)) / max(np.sum(np.isfinite(old)), 1))
+    return out, (f"; floored by the {SOURCES[partner]} difference noise (CSR-ITSG-style (a - b)/sqrt 2, "
+                 f"{floor.attrs['eras']}): {100 * np.mean(raised):.0f} % of the sigmas raised")
 
 
 def filtered_grace_ewh(stokes: xr.Dataset, grid: MasconGrid, love, nmax: int | None = None) -> np.ndarray:

@@ -52,7 +52,8 @@ import xarray as xr
 from .stokes import append_history
 
 __all__ = ["empirical_coefficient_sigma", "calibrate_sigmas", "six_term_residual_rms", "smooth_over_degree",
-           "monthly_noise_factor", "residual_degree_rms", "difference_degree_rms", "sigma_degree_rms", "METHODS"]
+           "monthly_noise_factor", "residual_degree_rms", "difference_degree_rms", "sigma_degree_rms",
+           "series_difference", "difference_coefficient_sigma", "METHODS"]
 
 #: methods of :func:`calibrate_sigmas`
 METHODS = ("empirical", "hybrid", "scaled-formal", "formal")
@@ -106,25 +107,19 @@ def residual_degree_rms(ds: xr.Dataset, nmin: int = 2) -> xr.DataArray:
                         attrs={"units": "1", "long_name": "degree RMS of the six-term-fit residuals"})
 
 
-def difference_degree_rms(a: xr.Dataset, b: xr.Dataset, nmin: int = 2, per_series: bool = True) -> xr.DataArray:
-    """Degree RMS of the six-term-fit residuals of ``a - b`` over the months both have.
-
-    Two series of the same months that see the same Earth differ by their errors alone (and by
-    processing choices): CSR RL06 minus ITSG-Grace2018 is a nearly signal-free noise sample of the
-    real record, and a synthetic world minus its noise-free twin is exactly its noise. With
-    ``per_series`` the curve is divided by √2, the noise of one of two series of equal and
-    independent errors (CSR minus ITSG); without it the difference itself (world minus twin).
-    ``b`` is brought to ``a``'s GM and radius first, :math:`C_b\,(GM_b/GM_a)(R_b/R_a)^n`.
+def series_difference(a: xr.Dataset, b: xr.Dataset, min_months: int = 7) -> xr.Dataset:
+    """``a - b`` over the months both have (``a``'s coordinates), ``b`` brought to ``a``'s GM and
+    radius first, :math:`C_b\\,(GM_b/GM_a)(R_b/R_a)^n`, up to the lower of the two maximum degrees.
 
     Raises
     ------
     ValueError
-        When the two series share fewer than 7 months.
+        When the two series share fewer than ``min_months`` months.
     """
     la, lb = (np.asarray(x["month"].values).astype(str) for x in (a, b))
     common = [m for m in la if m in set(lb)]
-    if len(common) <= 6:
-        raise ValueError(f"a - b needs more than 6 common months, got {len(common)}")
+    if len(common) < min_months:
+        raise ValueError(f"a - b needs at least {min_months} common months, got {len(common)}")
     ia = [int(np.flatnonzero(la == m)[0]) for m in common]
     ib = [int(np.flatnonzero(lb == m)[0]) for m in common]
     nmax = min(int(a["degree"].values.max()), int(b["degree"].values.max()))
@@ -136,6 +131,55 @@ def difference_degree_rms(a: xr.Dataset, b: xr.Dataset, nmin: int = 2, per_serie
     diff = a.copy()
     diff["C"] = (a["C"].dims, a["C"].values - b["C"].values * scale)
     diff["S"] = (a["S"].dims, a["S"].values - b["S"].values * scale)
+    return diff
+
+
+def difference_coefficient_sigma(a: xr.Dataset, b: xr.Dataset, per_mission: bool = True, smooth: int = 2,
+                                 min_months: int = 24) -> xr.Dataset:
+    """Per-coefficient noise of one of two centres' series of the same months: the empirical sigma
+    (:func:`empirical_coefficient_sigma`) of ``(a - b)/√2``, per mission era, on ``a``'s months.
+
+    Two centres see the same Earth, so their difference holds their errors and processing
+    differences, not the signal; divided by √2 it is the noise of one series if the two are equal
+    and independent, and a lower bound where they share errors (background models, the orbits'
+    aliasing). Months of ``a`` without a ``b`` month take their era's estimate.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``sigma_C``, ``sigma_S`` (time, degree, order) on ``a``'s months; attribute ``eras``.
+    """
+    if int(b["degree"].values.max()) < int(a["degree"].values.max()):
+        raise ValueError(f"the second series ends at degree {int(b['degree'].values.max())}, below the first's "
+                         f"{int(a['degree'].values.max())}")
+    diff = series_difference(a, b, min_months=min_months)
+    emp = empirical_coefficient_sigma(diff, per_mission=per_mission, smooth=smooth, min_months=min_months)
+    dm = np.asarray(diff["mission"].values).astype(str) if "mission" in diff.coords else np.full(diff.sizes["time"], "")
+    am = np.asarray(a["mission"].values).astype(str) if "mission" in a.coords else np.full(a.sizes["time"], "")
+    pick = np.array([np.flatnonzero(dm == m)[0] if np.any(dm == m) else 0 for m in am], int)
+    out = xr.Dataset(coords={"degree": diff["degree"].values, "order": diff["order"].values})
+    for v in ("sigma_C", "sigma_S"):
+        out[v] = (("time", "degree", "order"), emp[v].values[pick] / np.sqrt(2.0))
+    out.attrs["eras"] = emp.attrs.get("eras", "")
+    return out
+
+
+def difference_degree_rms(a: xr.Dataset, b: xr.Dataset, nmin: int = 2, per_series: bool = True) -> xr.DataArray:
+    """Degree RMS of the six-term-fit residuals of ``a - b`` over the months both have.
+
+    Two series of the same months that see the same Earth differ by their errors alone (and by
+    processing choices): CSR RL06 minus ITSG-Grace2018 is a nearly signal-free noise sample of the
+    real record, and a synthetic world minus its noise-free twin is exactly its noise. With
+    ``per_series`` the curve is divided by √2, the noise of one of two series of equal and
+    independent errors (CSR minus ITSG); without it the difference itself (world minus twin).
+    ``b`` is brought to ``a``'s GM and radius first, :math:`C_b\\,(GM_b/GM_a)(R_b/R_a)^n`.
+
+    Raises
+    ------
+    ValueError
+        When the two series share fewer than 7 months.
+    """
+    diff = series_difference(a, b, min_months=7)
     out = residual_degree_rms(diff, nmin) / (np.sqrt(2.0) if per_series else 1.0)
     return out.rename("difference_degree_rms").assign_attrs(
         long_name="degree RMS of the six-term-fit residuals of the difference" + (" / sqrt(2)" if per_series else ""))
@@ -143,7 +187,7 @@ def difference_degree_rms(a: xr.Dataset, b: xr.Dataset, nmin: int = 2, per_serie
 
 def sigma_degree_rms(ds: xr.Dataset, nmin: int = 2) -> xr.DataArray:
     """Degree RMS of the stated coefficient sigmas, RMS over the months:
-    :math:`\sqrt{\overline{\sum_m \sigma_{C,nm}^2 + \sigma_{S,nm}^2}}` (what the solve's weights
+    :math:`\\sqrt{\\overline{\\sum_m \\sigma_{C,nm}^2 + \\sigma_{S,nm}^2}}` (what the solve's weights
     assume; compare with :func:`residual_degree_rms` of the same series)."""
     v = np.nan_to_num(np.asarray(ds["sigma_C"].values, float)) ** 2 + \
         np.nan_to_num(np.asarray(ds["sigma_S"].values, float)) ** 2

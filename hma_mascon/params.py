@@ -133,9 +133,10 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("coefficient_sigma", "choice", "auto",
               "coefficient errors behind P: auto = formal in a synthetic directory (its files carry the true "
               "noise), hybrid otherwise; empirical = RMS of six-term residuals; hybrid = empirical from "
-              "sigma_degree_split, scaled formal below; formal = the files' sigmas "
-              "(hma_mascon.noise_model.calibrate_sigmas)", "§6", stage="data",
-              choices=("auto", "empirical", "hybrid", "scaled-formal", "formal"),
+              "sigma_degree_split, scaled formal below; hybrid-floored = hybrid, never below the noise of the "
+              "difference from a second centre (CSR <-> ITSG, / sqrt 2; real data only; noise_model."
+              "difference_coefficient_sigma); formal = the files' sigmas (noise_model.calibrate_sigmas)", "§6", stage="data",
+              choices=("auto", "empirical", "hybrid", "hybrid-floored", "scaled-formal", "formal"),
               presets={"paper": "formal"}),
     Parameter("max_noise_factor", "float", 4.0, "drop the months whose noise level exceeds this many times "
               "their era's (noise_factor of hma_mascon.noise_model.monthly_noise_factor, degrees >= 30; real "

@@ -240,3 +240,40 @@ def test_difference_degree_rms_recovers_the_noise_of_each_series():
     np.testing.assert_allclose(difference_degree_rms(a, b.isel(time=slice(3, None))).values, expected, rtol=0.08)
     with pytest.raises(ValueError, match="common months"):
         difference_degree_rms(a.isel(time=slice(0, 4)), b)
+
+
+def test_difference_coefficient_sigma_is_the_noise_of_one_centre_per_era():
+    """Two centres with the same signal and independent white errors of sigma (GRACE era) and
+    2 sigma (GRACE-FO era): the per-coefficient sigma of their difference / sqrt 2 is each era's
+    noise, on the first series' months, including those the second lacks; a second series of
+    lower degree is refused."""
+    from hma_mascon.noise_model import difference_coefficient_sigma
+    from hma_mascon.stokes import make_stokes_dataset
+
+    rng = np.random.default_rng(21)
+    T, N, sigma = 120, 12, 3e-11
+    months = np.datetime64("2004-01", "M") + np.arange(T + 1)
+    start, end = months[:-1].astype("datetime64[D]"), months[1:].astype("datetime64[D]")
+    mission = np.where(np.arange(T) < 70, "GRACE", "GRACE-FO")
+    level = np.where(mission == "GRACE", sigma, 2 * sigma)[:, None, None]
+    walk = np.cumsum(rng.normal(0, 3 * sigma, (T, N + 1, N + 1)), axis=0)
+    tril = np.tril(np.ones((N + 1, N + 1)))
+
+    def centre():
+        C = (walk + level * rng.normal(size=walk.shape)) * tril
+        S = (walk + level * rng.normal(size=walk.shape)) * tril
+        S[:, :, 0] = 0.0
+        ds = make_stokes_dataset(C, S, time_start=start, time_end=end, GM=3.986004415e14, radius=6378136.3)
+        return ds.assign_coords(mission=("time", mission))
+
+    a, b = centre(), centre()
+    f = difference_coefficient_sigma(a, b.isel(time=slice(0, T - 10)), smooth=0)
+    assert f["sigma_C"].shape == a["C"].shape
+    tri = tril.astype(bool)
+    for era, want in (("GRACE", sigma), ("GRACE-FO", 2 * sigma)):
+        k = np.flatnonzero(mission == era)
+        got = f["sigma_C"].values[k][:, tri]
+        assert np.all(got == got[0])  # one estimate per era, on every month of the era
+        assert abs(np.median(got[0][2:]) / want - 1) < 0.1  # (the months b lacks included)
+    with pytest.raises(ValueError, match="below the first"):
+        difference_coefficient_sigma(a, b.sel(degree=slice(0, 8), order=slice(0, 8)))

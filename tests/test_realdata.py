@@ -183,3 +183,28 @@ def test_missing_file_names_the_manifest_entry(tmp_path, data_dir, capsys):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "tn13" in err, err
+
+
+def test_hybrid_floored_sigmas_are_the_hybrid_ones_raised_to_the_two_centre_noise(data_dir):
+    """coefficient_sigma="hybrid-floored": every sigma is at least the hybrid one, the low degrees
+    (scaled formal in the hybrid rule) are raised to the CSR-ITSG difference noise, and the
+    provenance says so; a synthetic data directory (one centre) is refused by name."""
+    from hma_mascon.errors import InputError
+    from hma_mascon.inputs import prepare
+    from hma_mascon.params import resolve
+    from hma_mascon.synthetic import ensure_synthetic_data_dir
+
+    small = dict(box=(80.0, 84.0, 30.0, 33.0), period_start="2005-01", period_end="2006-12")
+    hyb = prepare(data_dir, resolve("default", small), priors=False, gia=False, soil_moisture=False)
+    flo = prepare(data_dir, resolve("default", {**small, "coefficient_sigma": "hybrid-floored"}), priors=False,
+                  gia=False, soil_moisture=False)
+    h, f = hyb.stokes["sigma_C"].values, flo.stokes["sigma_C"].values
+    ok = np.isfinite(h)
+    assert np.array_equal(ok, np.isfinite(f)) and np.all(f[ok] >= h[ok])
+    n = hyb.stokes["degree"].values
+    low = ok & ((n >= 5) & (n < 20))[None, :, None]
+    assert np.median(f[low] / h[low]) > 1.5  # the scaled formal sigmas lie below the centres' disagreement
+    assert "floored by the itsg2018_gfc difference noise" in flo.provenance["coefficient_sigma"]
+    with pytest.raises(InputError, match="hybrid-floored"):
+        prepare(ensure_synthetic_data_dir(), resolve("default", {**small, "coefficient_sigma": "hybrid-floored"}),
+                priors=False, gia=False, soil_moisture=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -172,6 +173,44 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
         assert "barely matters" in text or "matters even" in text
         assert "matters even at the default" in limits_reading(better)
     assert read_limit_scores(tmp_path) is None
+    if got is not None and "real-noise world" in table.columns:
+        assert "At the real noise level" in text
+
+
+def test_noise_spectra_read_back_and_their_reading_follows_the_ratios(tmp_path):
+    """A long-form spectra file reads back as (era, degree) x curve; the median ratios over degrees
+    30-96 are those built in, and the verdict follows them: a synthetic noise below the lower bound
+    of the real one is an easier loop, above the upper bound a harder one, between them as hard."""
+    from hma_mascon.reproduction import noise_ratios, noise_reading, read_noise_spectra
+
+    n = np.arange(2, 97)
+    lower = 1e-12 * np.exp(n / 30)
+
+    def write(factor):
+        curves = {"real CSR - ITSG": lower, "real CSR residual": 2 * lower, "real CSR stated": 2.2 * lower,
+                  "synthetic noise": factor * lower, "synthetic stated": factor * lower,
+                  "synthetic residual": factor * lower}
+        rows = [{"era": era, "curve": c, "degree": int(k), "value": float(v), "months": 100}
+                for era in ("GRACE", "GRACE-FO") for c, vals in curves.items() for k, v in zip(n, vals)]
+        pd.DataFrame(rows).to_csv(tmp_path / "noise_spectra.csv", index=False)
+        return read_noise_spectra(tmp_path)
+
+    assert read_noise_spectra(tmp_path) is None
+    table, meta = write(0.3)
+    assert table.shape == (2 * n.size, 6) and meta == {"settings": "not recorded"}
+    r = noise_ratios(table)
+    assert list(r.columns) == ["GRACE", "GRACE-FO"]
+    np.testing.assert_allclose(r.loc["synthetic noise / real CSR - ITSG"], 0.3)
+    np.testing.assert_allclose(r.loc["synthetic noise / real CSR residual"], 0.15)
+    np.testing.assert_allclose(r.loc["real CSR stated / real CSR residual"], 1.1)
+    text = noise_reading(r)
+    assert "easier than reality" in text and "0.30 (GRACE)" in text and "near the upper bound" in text
+    assert "harder than reality" in noise_reading(noise_ratios(write(3.0)[0]))
+    assert "about as hard as reality" in noise_reading(noise_ratios(write(1.5)[0]))
+    assert noise_reading(r.drop(index="synthetic noise / real CSR residual")) == ""
+    (tmp_path / "noise_spectra.csv").write_text("era,curve\nGRACE,x\n")
+    with pytest.raises(ValueError, match="noise_spectra.csv"):
+        read_noise_spectra(tmp_path)
 
 
 def test_deficit_table_adds_up_and_tells_a_misplaced_loss_from_a_damped_one(truth_solution):
