@@ -208,6 +208,8 @@ def test_noise_spectra_read_back_and_their_reading_follows_the_ratios(tmp_path):
     assert "harder than reality" in noise_reading(noise_ratios(write(3.0)[0]))
     assert "about as hard as reality" in noise_reading(noise_ratios(write(1.5)[0]))
     assert noise_reading(r.drop(index="synthetic noise / real CSR residual")) == ""
+    assert "below even the lower bound" in noise_reading(r, low=r * 0.3) and "hybrid-floored" in noise_reading(r, low=r * 0.3)
+    assert "hybrid-floored" not in noise_reading(r, low=r)  # stated above the lower bound: nothing to say
     (tmp_path / "noise_spectra.csv").write_text("era,curve\nGRACE,x\n")
     with pytest.raises(ValueError, match="noise_spectra.csv"):
         read_noise_spectra(tmp_path)

@@ -453,10 +453,11 @@ def noise_ratios(table: pd.DataFrame, degrees=(30, 96)) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def noise_reading(ratios: pd.DataFrame) -> str:
+def noise_reading(ratios: pd.DataFrame, low: pd.DataFrame | None = None) -> str:
     """A Markdown paragraph reading a :func:`noise_ratios` table (ratios as rows, eras as columns):
     is the synthetic world's noise inside the bounds of the real noise, and are the stated sigmas of
-    each world those of its noise."""
+    each world those of its noise. ``low``: the same ratios over the low degrees, whose real stated
+    sigmas are compared with the lower bound too."""
     def r(row, era):
         return float(ratios.loc[row, era]) if row in ratios.index and era in ratios.columns else float("nan")
 
@@ -486,4 +487,11 @@ def noise_reading(ratios: pd.DataFrame) -> str:
         text += (f" The synthetic solve weights with its true sigmas ({each(syn)} times its noise); the real "
                  f"solve's hybrid sigmas are {each(real_lo)} times the lower bound and {each(real_hi)} times "
                  f"the upper one, so the real α is chosen for a noise {where}.")
+    if low is not None and "real CSR stated / real CSR - ITSG" in low.index:
+        lo = [float(low.loc["real CSR stated / real CSR - ITSG", e]) for e in low.columns if e in eras]
+        if lo and all(np.isfinite(lo)) and max(lo) < 1.0:
+            text += (f" At the low degrees the real stated sigmas lie below even the lower bound ({each(lo)} times it): "
+                     "there the hybrid rule keeps the formal sigmas, scaled by the high degrees' factor, and trusts "
+                     "the low degrees more than the two centres' disagreement allows "
+                     "(`coefficient_sigma=hybrid-floored` raises them to it).")
     return text
