@@ -198,6 +198,9 @@ GIA_ALTERNATIVES = [("Caron_et_al_2018", 0.6, (35.0, 95.0, 6.0, 0.4), 89),
 # ----------------------------------------------------------------------------------------------- noise
 #: Per-coefficient error of the Stokes coefficients (4pi-normalised), log-linear in degree between
 #: (degree 2, degree 96): scaled so that a 300 km Gaussian-smoothed noise map has ~1.5 cm EWH std (GRACE RL06 residual level).
+#: Measured against real GRACE since (chapter 9, scripts/noise_spectra.py): over degrees 30-96 this noise is
+#: 0.29 (GRACE) and 0.52 (GRACE-FO) of the real noise's lower bound, (CSR - ITSG)/sqrt 2, so the default world
+#: is easier than reality; NOISE_REAL_KNOTS below gives the world at that bound (noise="real").
 NOISE_SIGMA_LOW = 4.5e-13
 NOISE_SIGMA_HIGH = 3.0e-12
 #: The "real" noise level (``generate_world(noise="real")``, a variant, not the default): sigma_n times a
