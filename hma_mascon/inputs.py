@@ -224,17 +224,18 @@ def _calibrated(ds, data_dir, settings, synthetic, provenance, progress):
         method = "formal" if synthetic else "hybrid"
     floored = method == "hybrid-floored"
     method = "hybrid" if floored else method
-    calibration = None
-    if method != "formal" and (ds.sizes["time"] < MIN_CALIBRATION_MONTHS or floored):
-        whole = resolve(settings.preset, {**settings, "period_start": "1900-01", "period_end": "2100-12"})
-        calibration = read_grace(data_dir, whole, {}, progress)
-    out = calibrate_sigmas(ds, method, calibration=calibration if ds.sizes["time"] < MIN_CALIBRATION_MONTHS else None,
-                           min_months=MIN_CALIBRATION_MONTHS, n_scale=int(settings["sigma_degree_split"]))
+    short = method != "formal" and ds.sizes["time"] < MIN_CALIBRATION_MONTHS  # calibrate on the whole record
+    whole = None
+    if short or floored:  # the floor also compares whole records
+        everything = resolve(settings.preset, {**settings, "period_start": "1900-01", "period_end": "2100-12"})
+        whole = read_grace(data_dir, everything, {}, progress)
+    out = calibrate_sigmas(ds, method, calibration=whole if short else None, min_months=MIN_CALIBRATION_MONTHS,
+                           n_scale=int(settings["sigma_degree_split"]))
     step = out.attrs["history"][len(ds.attrs.get("history", "")):].lstrip("; ")
-    if calibration is not None and ds.sizes["time"] < MIN_CALIBRATION_MONTHS:
-        step += f" (calibrated on all {calibration.sizes['time']} months of {SOURCES[settings['source']]})"
+    if short:
+        step += f" (calibrated on all {whole.sizes['time']} months of {SOURCES[settings['source']]})"
     if floored:
-        out, note = _floor_by_partner(out, calibration, data_dir, settings, progress)
+        out, note = _floor_by_partner(out, whole, data_dir, settings, progress)
         step += note
     provenance["coefficient_sigma"] = step
     return out

@@ -466,7 +466,10 @@ def noise_reading(ratios: pd.DataFrame, low: pd.DataFrame | None = None) -> str:
     upper = [r("synthetic noise / real CSR residual", e) for e in eras]
     if not np.all(np.isfinite(lower + upper)):
         return ""
-    each = lambda vals: " and ".join(f"{v:.2f} ({e})" for v, e in zip(vals, eras))  # noqa: E731
+
+    def each(vals):
+        return " and ".join(f"{v:.2f} ({e})" for v, e in zip(vals, eras))
+
     if max(lower) < 0.8:
         verdict = ("below even the lower bound of the real noise in every era: **the closed loop is easier than "
                    "reality**, and its scores flatter the method by what a larger noise would cost")

@@ -328,8 +328,10 @@ def metadata(seed: int, scenario: str | None = None, noise: bool | str = True) -
             "package_version": __version__, "parameters": P.parameters_dict()}
     if scenario is not None:
         meta["scenario"] = scenario
-    if noise == "real" or not noise:
-        meta["noise"] = noise if noise == "real" else False
+    if noise == "real":
+        meta["noise"] = "real"
+    elif not noise:
+        meta["noise"] = False
     return meta
 
 
