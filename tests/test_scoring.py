@@ -173,8 +173,8 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
         assert "barely matters" in text or "matters even" in text
         assert "matters even at the default" in limits_reading(better)
     assert read_limit_scores(tmp_path) is None
-    if got is not None and "real-noise world" in table.columns:
-        assert "At the real noise level" in text
+    if got is not None and "low-noise world" in table.columns:
+        assert "low noise" in text and "generator 1.1.0" in text
 
 
 def test_noise_spectra_read_back_and_their_reading_follows_the_ratios(tmp_path):

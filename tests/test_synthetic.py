@@ -249,32 +249,37 @@ def test_noise_free_world_differs_by_the_noise_alone(world):
     assert cache_key(7) != cache_key(7, noise=False)
 
 
-def test_real_noise_world_differs_by_the_noise_level_alone(world):
-    """At the real noise level the same draws are scaled per degree by the knots' factor: the noise
-    (world minus its noise-free twin) and the stated sigmas are the default world's times that
-    factor, degree by degree; truth and priors are unchanged, the metadata says "real" and the key
-    differs. A wrong level is refused by name."""
-    from hma_mascon.synthetic.noise import real_noise_factor
+def test_low_noise_world_differs_by_the_noise_level_alone(world):
+    """The default world is at the real noise level: generator 1.1.0's low-level draws scaled per
+    degree by the knots' factor and per month by the GRACE-FO factor. The noise (world minus its
+    noise-free twin) and the stated sigmas of the default are the low world's times that factor;
+    truth and priors are unchanged, the metadata says "low" and the key differs. A wrong level is
+    refused by name."""
+    from hma_mascon.synthetic.noise import real_noise_era_factor, real_noise_factor
     from hma_mascon.synthetic.world import cache_key, metadata
 
-    real = generate_world(seed=7, months=MONTHS, noise="real")
+    low = generate_world(seed=7, months=MONTHS, noise="low")
     quiet = generate_world(seed=7, months=MONTHS, noise=False)
-    assert real.noise == "real"
+    assert low.noise == "low" and world.noise is True
     f = real_noise_factor()
     knots = np.asarray(P.NOISE_REAL_KNOTS)
     np.testing.assert_allclose(f[knots[:, 0].astype(int)], knots[:, 1])  # passes through the knots
-    np.testing.assert_array_equal(real.truth["lwe_thickness"].values, world.truth["lwe_thickness"].values)
+    era = real_noise_era_factor(world.months["month"])
+    assert set(np.unique(era)) <= {1.0, P.NOISE_REAL_GRACEFO[1]}
+    assert np.all(era[world.months["month"].to_numpy() < P.NOISE_REAL_GRACEFO[0]] == 1.0)
+    np.testing.assert_array_equal(low.truth["lwe_thickness"].values, world.truth["lwe_thickness"].values)
     for rel, ds in world.products.items():
-        np.testing.assert_array_equal(real.products[rel]["lwe_thickness"].values, ds["lwe_thickness"].values)
+        np.testing.assert_array_equal(low.products[rel]["lwe_thickness"].values, ds["lwe_thickness"].values)
     deg = world.stokes["degree"].values
+    scale = f[deg][None, :, None] * era[:, None, None]
     for v in ("sigma_C", "sigma_S"):
-        np.testing.assert_allclose(real.stokes[v].values, world.stokes[v].values * f[deg][None, :, None], rtol=1e-12)
+        np.testing.assert_allclose(world.stokes[v].values, low.stokes[v].values * scale, rtol=1e-12)
     ok = np.isfinite(world.stokes["C"].values)
     ok[:, :4] = False  # degrees 0, 1 (not in GSM files) and 2, 3 (C20, C30 carry their own draws)
-    n_real = (real.stokes["C"].values - quiet.stokes["C"].values)
-    n_world = (world.stokes["C"].values - quiet.stokes["C"].values) * f[deg][None, :, None]
-    np.testing.assert_allclose(n_real[ok], n_world[ok], rtol=1e-6, atol=1e-20)
-    assert metadata(7, noise="real")["noise"] == "real"
-    assert len({cache_key(7), cache_key(7, noise=False), cache_key(7, noise="real")}) == 3
+    n_world = (world.stokes["C"].values - quiet.stokes["C"].values)
+    n_low = (low.stokes["C"].values - quiet.stokes["C"].values) * scale
+    np.testing.assert_allclose(n_world[ok], n_low[ok], rtol=1e-6, atol=1e-20)
+    assert metadata(7, noise="low")["noise"] == "low" and "noise" not in metadata(7)
+    assert len({cache_key(7), cache_key(7, noise=False), cache_key(7, noise="low")}) == 3
     with pytest.raises(ValueError, match="noise='loud'"):
         generate_world(seed=7, months=MONTHS, noise="loud")

@@ -28,17 +28,17 @@ def _run(args) -> int:
 
     t0 = time.perf_counter()
     check_world_target(args.out, force=args.force)  # refuse before the minutes of generation
-    noise = False if args.no_noise else "real" if args.real_noise else True
+    noise = False if args.no_noise else "low" if args.low_noise else True
     world = generate_world(seed=args.seed, scenario=args.scenario, noise=noise)
     out = write_world(world, args.out, force=args.force)
     what = (f"seed {args.seed}" + (f", scenario {args.scenario}" if args.scenario else "")
-            + (", no coefficient noise" if args.no_noise else ", the real noise level" if args.real_noise else ""))
+            + (", no coefficient noise" if args.no_noise else ", generator 1.1.0's low noise level" if args.low_noise else ""))
     print(f"synthetic world ({what}) written to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def register_cli(subparsers) -> None:
-    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise | --real-noise]``."""
+    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise | --low-noise]``."""
     p = subparsers.add_parser("synthetic", help="write the synthetic High Mountain Asia data directory")
     p.add_argument("--out", required=True, help="output data directory")
     p.add_argument("--force", action="store_true",
@@ -51,7 +51,8 @@ def register_cli(subparsers) -> None:
     level.add_argument("--no-noise", action="store_true",
                        help="no coefficient noise in the GSM files (the same truth, priors and stated sigmas): what "
                             "is left in a solution is the resolution of the data and the regularization")
-    level.add_argument("--real-noise", action="store_true",
-                       help="the coefficient noise and stated sigmas scaled per degree to the lower bound of the real "
-                            "CSR noise ((CSR - ITSG)/sqrt 2; the default world's is 0.29 of it over degrees 30-96)")
+    level.add_argument("--low-noise", action="store_true",
+                       help="the coefficient noise and stated sigmas of generator 1.1.0, 0.29 (GRACE) and 0.52 (GRACE-FO) "
+                            "of the lower bound of the real CSR noise over degrees 30-96 (the default world is at "
+                            "that bound): a closed loop easier than reality")
     p.set_defaults(func=_run)

@@ -31,10 +31,18 @@ def degree_sigma(nmax: int = P.NMAX) -> np.ndarray:
 
 
 def real_noise_factor(nmax: int = P.NMAX) -> np.ndarray:
-    """Factor (nmax+1,) per degree of the ``"real"`` noise level: :data:`parameters.NOISE_REAL_KNOTS`
-    interpolated linearly in degree (held constant beyond the end knots)."""
+    """Factor (nmax+1,) per degree of the ``"real"`` noise level (the default) over the ``"low"`` one:
+    :data:`parameters.NOISE_REAL_KNOTS` interpolated linearly in degree (held constant beyond the end
+    knots)."""
     n, f = np.asarray(P.NOISE_REAL_KNOTS, float).T
     return np.interp(np.arange(nmax + 1, dtype=float), n, f)
+
+
+def real_noise_era_factor(months) -> np.ndarray:
+    """Factor per month of the ``"real"`` noise level: :data:`parameters.NOISE_REAL_GRACEFO`'s factor
+    from its first month on (GRACE-FO is quieter than GRACE), 1 before."""
+    first, factor = P.NOISE_REAL_GRACEFO
+    return np.where(np.asarray(months, dtype=str) >= first, float(factor), 1.0)
 
 
 def month_factors(months, rng: np.random.Generator) -> np.ndarray:

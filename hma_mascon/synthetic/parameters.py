@@ -26,7 +26,9 @@ from __future__ import annotations
 import copy
 
 #: Version of the generator; part of the cache key. Bump when the algorithm changes.
-GENERATOR_VERSION = "1.1.0"  # 1.1.0: cell-centred quadrature of the 0.5 deg blocks (blocks_to_dh)
+GENERATOR_VERSION = "1.2.0"  # 1.1.0: cell-centred quadrature of the 0.5 deg blocks (blocks_to_dh)
+# 1.2.0: the noise at the lower bound of the real noise by default (NOISE_REAL_KNOTS, NOISE_REAL_GRACEFO); the
+#        1.1.0 level is noise="low"
 
 #: Default seed of the embedded world.
 DEFAULT_SEED = 20240101
@@ -198,18 +200,21 @@ GIA_ALTERNATIVES = [("Caron_et_al_2018", 0.6, (35.0, 95.0, 6.0, 0.4), 89),
 # ----------------------------------------------------------------------------------------------- noise
 #: Per-coefficient error of the Stokes coefficients (4pi-normalised), log-linear in degree between
 #: (degree 2, degree 96): scaled so that a 300 km Gaussian-smoothed noise map has ~1.5 cm EWH std (GRACE RL06 residual level).
-#: Measured against real GRACE since (chapter 9, scripts/noise_spectra.py): over degrees 30-96 this noise is
-#: 0.29 (GRACE) and 0.52 (GRACE-FO) of the real noise's lower bound, (CSR - ITSG)/sqrt 2, so the default world
-#: is easier than reality; NOISE_REAL_KNOTS below gives the world at that bound (noise="real").
+#: This is the "low" level (``generate_world(noise="low")``, the default of generator 1.1.0). Measured against
+#: real GRACE (chapter 9, scripts/noise_spectra.py): over degrees 30-96 it is 0.29 (GRACE) and 0.52 (GRACE-FO) of
+#: the real noise's lower bound, (CSR - ITSG)/sqrt 2, so a closed loop at this level is easier than reality.
 NOISE_SIGMA_LOW = 4.5e-13
 NOISE_SIGMA_HIGH = 3.0e-12
-#: The "real" noise level (``generate_world(noise="real")``, a variant, not the default): sigma_n times a
-#: factor interpolated linearly in degree between these (degree, factor) knots, which bring the noise's
-#: degree RMS to the lower bound of the real noise, (CSR RL06 - ITSG-Grace2018)/sqrt(2) over the GRACE
-#: months (9-degree running median of the ratio; scripts/noise_spectra.py, reproduction/noise_spectra.csv
-#: of 2026-12-07). The same factor scales the stated sigmas.
+#: The default level since generator 1.2.0 ("real"): sigma_n times a factor interpolated linearly in degree
+#: between these (degree, factor) knots, which bring the noise's degree RMS to the lower bound of the real
+#: noise, (CSR RL06 - ITSG-Grace2018)/sqrt(2) over the GRACE months (9-degree running median of the ratio;
+#: scripts/noise_spectra.py, reproduction/noise_spectra.csv of 2026-12-07). The same factor scales the stated
+#: sigmas.
 NOISE_REAL_KNOTS = [(2, 7.0), (5, 5.5), (10, 2.49), (15, 1.84), (20, 1.28), (25, 1.05), (30, 1.11), (40, 1.17),
                     (50, 1.87), (55, 1.87), (60, 2.89), (65, 3.64), (70, 3.74), (80, 4.21), (90, 4.58), (96, 4.51)]
+#: ... and from this month on (GRACE-FO) times this factor: with the knots alone the GRACE-FO noise is 1.32
+#: times its lower bound over degrees 30-96 (real GRACE-FO is quieter than GRACE: 0.29 / 0.52 of the bounds).
+NOISE_REAL_GRACEFO = ("2018-06", 0.76)
 #: Order dependence: sigma_nm = sigma_n (1 + NOISE_ORDER_BOOST (1 - m/n)); near-zonal worse (polar orbit).
 NOISE_ORDER_BOOST = 0.5
 #: Fraction of variance correlated across degrees of the same parity within one order, and the

@@ -43,7 +43,7 @@ from .hydrology import hydrology_terms
 from .insitu import station_balances, station_links
 from .lakes import lake_terms
 from .months import grace_months, month_sequence
-from .noise import coefficient_noise, degree_sigma, month_factors, real_noise_factor
+from .noise import coefficient_noise, degree_sigma, month_factors, real_noise_era_factor, real_noise_factor
 from .priors import aster_series, noisy
 from .regions import region_polygons
 
@@ -72,8 +72,8 @@ class World:
     lakes: list
     timing: dict = field(default_factory=dict)
     scenario: str | None = None
-    #: False: the world was generated without coefficient noise; "real": at the real noise level
-    #: (:func:`generate_world`)
+    #: True: at the real noise level (the default); "low": at generator 1.1.0's level, a third of it;
+    #: False: without coefficient noise (:func:`generate_world`)
     noise: bool | str = True
 
 
@@ -100,12 +100,14 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
     months : None, int or sequence of "YYYY-MM"
         Reduced mode: a subset of the GRACE months (see :func:`.months.grace_months`). Random streams do
         not depend on the subset except the per-month noise.
-    noise : bool or "real"
-        Add coefficient noise to the GSM fields (truth and priors are unaffected). ``"real"``: the
-        noise and the stated sigmas are multiplied per degree by :func:`.noise.real_noise_factor`,
-        which brings their degree RMS to the lower bound of the real CSR noise (chapter 9: the default
-        world's noise is 0.29 of it over degrees 30-96 in the GRACE era); the same draws otherwise, so
-        the two worlds differ by the noise level alone. Without noise the files
+    noise : True, "low" or False
+        Coefficient noise in the GSM fields (truth and priors are unaffected). True (the default since
+        generator 1.2.0): at the lower bound of the real CSR noise, (CSR - ITSG)/sqrt 2 (chapter 9):
+        :func:`.noise.degree_sigma` times :func:`.noise.real_noise_factor` per degree and
+        :func:`.noise.real_noise_era_factor` per month, the stated sigmas with it. ``"low"``: generator
+        1.1.0's level, 0.29 (GRACE) and 0.52 (GRACE-FO) of that bound over degrees 30-96, the closed
+        loop easier than reality; the same draws otherwise, so the two worlds differ by the noise level
+        alone. False: no noise, while the files
         still carry the noisy world's stated sigmas, month factors included: a solve sees the same
         stated noise (only the monthly noise factor that a solve estimates from the residuals,
         :func:`hma_mascon.noise_model.monthly_noise_factor`, can differ), so the difference between
@@ -119,8 +121,8 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
     """
     if scenario is not None and scenario not in P.SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: unknown; choose one of {sorted(P.SCENARIOS)}")
-    if not isinstance(noise, (bool, np.bool_)) and noise != "real":
-        raise ValueError(f"noise={noise!r}: expected True, False or 'real'")
+    if not isinstance(noise, (bool, np.bool_)) and noise != "low":
+        raise ValueError(f"noise={noise!r}: expected True (the real level), 'low' or False")
     t_start = _time.perf_counter()
     rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STREAMS)))))
     mdf = grace_months(months)
@@ -216,9 +218,11 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
 
     # --- noise, static field, low degrees ----------------------------------------------------------
     N = P.NMAX
-    level = real_noise_factor(N)[:, None] if noise == "real" else 1.0  # per degree
+    level = 1.0 if noise == "low" else real_noise_factor(N)[:, None]  # per degree
     sig = degree_sigma(N) * level
     mf = month_factors(mdf["month"], rngs["noise"])  # drawn first: the stated sigmas do not depend on ``noise``
+    if noise != "low":
+        mf = mf * real_noise_era_factor(mdf["month"])
     err = coefficient_noise(nt, rngs["noise"], N) * level * mf[:, None, None, None] if noise else np.zeros_like(clean)
     rs = rngs["static"]
     nn = np.arange(N + 1)[:, None] * np.ones(N + 1)
@@ -314,22 +318,22 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
     world = World(seed=int(seed), months=mdf, truth=truth, stokes=stokes, stokes_clean=clean, gia_stokes=gia_stokes,
                   products=products, glacier_area=garea, regions=region_polygons(), insitu=insitu,
                   links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario,
-                  noise=noise if noise == "real" else bool(noise))
+                  noise=noise if noise == "low" else bool(noise))
     world.timing = {"analysis_s": t_an - t_start, "generate_s": _time.perf_counter() - t_start}
     return world
 
 
 def metadata(seed: int, scenario: str | None = None, noise: bool | str = True) -> dict:
     """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes); a
-    noise-free world says ``"noise": false`` and one at the real noise level ``"noise": "real"`` (the
-    noisy default's content is unchanged)."""
+    noise-free world says ``"noise": false`` and one at generator 1.1.0's noise level ``"noise": "low"``
+    (the default, at the real noise level, has no ``"noise"``)."""
 
     meta = {"synthetic": True, "seed": int(seed), "generator_version": P.GENERATOR_VERSION,
             "package_version": __version__, "parameters": P.parameters_dict()}
     if scenario is not None:
         meta["scenario"] = scenario
-    if noise == "real":
-        meta["noise"] = "real"
+    if noise == "low":
+        meta["noise"] = "low"
     elif not noise:
         meta["noise"] = False
     return meta
@@ -468,12 +472,12 @@ def default_cache_root() -> Path:
 def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None,
                               noise: bool | str = True) -> Path:
     """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, and without
-    coefficient noise if ``noise`` is false, at the real noise level if ``"real"``, see
+    coefficient noise if ``noise`` is false, at generator 1.1.0's low noise level if ``"low"``, see
     :func:`generate_world`), generated if missing (never
     stale: the name carries the hash of seed, parameters, generator version, scenario and noise;
     written to a temporary directory and renamed atomically)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("-real-noise" if noise == "real" else "" if noise else "-noise-free")
+    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("-low-noise" if noise == "low" else "" if noise else "-noise-free")
     target = root / f"{name}-{cache_key(seed, scenario, noise)}"
     if (target / "hma_synthetic.json").is_file():
         return target
