@@ -134,6 +134,29 @@ def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_pat
     assert read_scenario_scores(tmp_path) is None
 
 
+def test_scenario_reading_follows_the_committed_numbers_and_their_side_of_the_target():
+    """The reading of the wrong-prior table quotes its numbers (as percentages of the departure) and
+    says on which side of the issue's 70 % they are; a partial table reads as far as it goes."""
+    from pathlib import Path
+
+    from hma_mascon.reproduction import read_scenario_scores, scenario_reading
+
+    got = read_scenario_scores(Path(__file__).resolve().parents[1] / "reproduction")
+    if got is None:
+        pytest.skip("reproduction/wrong_prior_scenarios.csv is not in this checkout")
+    table = got[0]
+    text = scenario_reading(table)
+    assert set(text) == {"karakoram", "rate_only", "right", "lakes", "scaled"} and "nan" not in " ".join(text.values())
+    kara = [c for c in table.columns if c.startswith("Karakoram loses")][0]
+    within = float(table.loc["response within 1 deg [fraction]", kara])
+    assert f"{100 * within:.0f} % within 1°" in text["karakoram"]
+    assert ("past the issue's 70 %" in text["karakoram"]) == (within >= 0.7)
+    worse = table.copy()
+    worse.loc["response within 1 deg [fraction]", kara] = 0.4
+    assert "short of the issue's 70 %" in scenario_reading(worse)["karakoram"]
+    assert set(scenario_reading(table[["lake growth, lake prior", "lake growth, no lake prior"]])) == {"lakes", "scaled"}
+
+
 def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_solution, tmp_path):
     """The limits script's row of a score table: one column per metric it names (with its unit), the
     truth meets every target and a damped truth does not; the committed table reads back."""
@@ -180,7 +203,8 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
 def test_noise_spectra_read_back_and_their_reading_follows_the_ratios(tmp_path):
     """A long-form spectra file reads back as (era, degree) x curve; the median ratios over degrees
     30-96 are those built in, and the verdict follows them: a synthetic noise below the lower bound
-    of the real one is an easier loop, above the upper bound a harder one, between them as hard."""
+    of the real one is an easier loop, above the upper bound a harder one, at the lower bound as hard as
+    reality at least is, between the bounds as hard."""
     from hma_mascon.reproduction import noise_ratios, noise_reading, read_noise_spectra
 
     n = np.arange(2, 97)
@@ -207,6 +231,7 @@ def test_noise_spectra_read_back_and_their_reading_follows_the_ratios(tmp_path):
     assert "easier than reality" in text and "0.30 (GRACE)" in text and "near the upper bound" in text
     assert "harder than reality" in noise_reading(noise_ratios(write(3.0)[0]))
     assert "about as hard as reality" in noise_reading(noise_ratios(write(1.5)[0]))
+    assert "at the lower bound" in noise_reading(noise_ratios(write(1.0)[0]))  # the default world since 1.2.0
     assert noise_reading(r.drop(index="synthetic noise / real CSR residual")) == ""
     assert "below even the lower bound" in noise_reading(r, low=r * 0.3) and "hybrid-floored" in noise_reading(r, low=r * 0.3)
     assert "hybrid-floored" not in noise_reading(r, low=r)  # stated above the lower bound: nothing to say

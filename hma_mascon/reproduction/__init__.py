@@ -76,6 +76,7 @@ from .ledger import (
                       read_noise_spectra,
                       read_scenario_scores,
                       read_sensitivity,
+                      scenario_reading,
 )
 from .trends import (
                       cell_trend_skill,
@@ -91,7 +92,7 @@ __all__ = [
     "Context", "prepare", "regional_glacier_mass", "gia_regional_trends", "truth_as_solution",
     "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table", "ablation_soil_moisture_share",
     "regional_trend_table", "cell_trend_skill", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
-    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_limit_scores", "limits_reading", "read_scenario_scores", "read_sensitivity",
+    "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_limit_scores", "limits_reading", "read_scenario_scores", "scenario_reading", "read_sensitivity",
     "read_noise_spectra", "noise_ratios", "noise_reading",
     "committed_ledger_comparison", "compare_centres", "read_centre_comparison", "CENTRE_PERIOD",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
