@@ -20,10 +20,8 @@ row's ``presets`` entry says so). A user chooses a preset and may override any s
 (``--preset paper -p kernel=truncated``); :func:`resolve` returns the complete set, which the
 output records (the preset name and every value).
 
-The closed-loop numbers in a row's description are the measurements that chose its default, on the
-synthetic world of their day: generator 1.1.0 or earlier, whose coefficient noise was a third of the
-real noise's lower bound, unless the row says otherwise. Chapter 9 re-measures the choices on the
-current world (generator 1.2.0, the noise at that bound) from ``reproduction/``.
+Closed-loop numbers in a description chose that default on the world of their day (generator 1.1.0,
+a third of the real noise, unless the row says 1.2.0); chapter 9 re-measures on the current world.
 
 Written by hand (no library does it for this table): the coercion of values as a person types them
 (``"450 km"``, ``"GCV"``, ``"2002-04"``, ``"none"``) with errors that name the parameter, the value
@@ -246,14 +244,11 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("trend_ar1", "bool", False, "inflate the OLS trend error by sqrt((1+rho1)/(1-rho1)) for "
               "autocorrelated monthly residuals (off: the paper's rule)", "§10.2", stage="analysis"),
     Parameter("cell_bias_calibration", "float", 0.38, "factor on the prior-expected regularization-bias sd in "
-              "the per-cell trend errors (1: the uncalibrated prior expectation, which the closed loop shows "
-              "twice too wide for single cells: 100 % coverage at 6 times the median actual error). 0.38 is "
-              "calibrated on the synthetic closed loop at the real noise level (generator 1.2.0; whole box, all "
-              "months, default preset): 94.0 % of the glacier cells covered, half-width 2.90 times the median "
-              "actual error, the Gaussian ideal 2.91 (0.37: 93.4 %, 2.82; 0.40: 95.2 %, 3.05). The 0.35 calibrated "
-              "the same way on generator 1.1.0's world (93.9 %, 2.88; Karakoram wrong-prior world 93.9 %; "
-              "trend_from=data 92.7 %) left 90.8 % (2.67) at the real noise level. Without the glacier rate "
-              "variability (paper, diagonal) it was 0.5 on generator 1.1.0's world. Regional sums keep the factor 1 "
+              "the per-cell trend errors (1: 100 % coverage at 6 times the median error). 0.38: calibrated on the "
+              "closed loop (generator 1.2.0, whole box, all months): 94.0 % of the glacier cells covered, half-"
+              "width 2.90 times the median error, Gaussian ideal 2.91 (0.37: 93.4 %; 0.40: 95.2 %). 0.35, so on "
+              "generator 1.1.0's world (93.9 %) left 90.8 % (2.67); without the glacier rate variability "
+              "(paper, diagonal) it was 0.5. Regional sums keep the factor 1 "
               "(issue 11, suspect 6; hma_mascon.resolution.trend_bias_factor)", "§10.2", stage="analysis",
               minimum=0.0, maximum=10.0, presets={"paper": 0.5, "diagonal": 0.5}),
 )
