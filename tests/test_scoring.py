@@ -155,6 +155,8 @@ def test_scenario_reading_follows_the_committed_numbers_and_their_side_of_the_ta
     worse.loc["response within 1 deg [fraction]", kara] = 0.4
     assert "short of the issue's 70 %" in scenario_reading(worse)["karakoram"]
     assert set(scenario_reading(table[["lake growth, lake prior", "lake growth, no lake prior"]])) == {"lakes", "scaled"}
+    worse.loc["stays within 1 deg, all cells [fraction]", "lake growth, lake prior"] = 0.5
+    assert "even with the prior" in scenario_reading(worse)["lakes"]
 
 
 def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_solution, tmp_path):
@@ -195,6 +197,12 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
         better.loc[[r for r in table.index if r.startswith("per-cell glacier trend R², all")], "noise-free world"] = 0.99
         assert "barely matters" in text or "matters even" in text
         assert "matters even at the default" in limits_reading(better)
+        if "default world, sigma0^2 = 0.25" in table.columns:  # the count of targets is read, not assumed
+            counted = table.copy()
+            counted.loc["targets met", "default world, sigma0^2 = 0.25"] = "14 of 14"
+            assert "By the count of targets the smaller α is better" in limits_reading(counted)
+            counted.loc["targets met", "default world, sigma0^2 = 0.25"] = "0 of 14"
+            assert "By the count of targets" not in limits_reading(counted)
     assert read_limit_scores(tmp_path) is None
     if got is not None and "low-noise world" in table.columns:
         assert "low noise" in text and "generator 1.1.0" in text
