@@ -36,8 +36,10 @@ same functions give the truth's value of every number (the closed loop of chapte
 Modules (one section of the paper each): :mod:`~hma_mascon.reproduction.context` (the shared
 inputs), :mod:`~hma_mascon.reproduction.trends` (Sec. V-A, Table IV),
 :mod:`~hma_mascon.reproduction.comparisons` (Tables II and III, ablation) and
-:mod:`~hma_mascon.reproduction.ledger` (every number beside the paper's) and
-:mod:`~hma_mascon.reproduction.centres` (two centres' real-data solutions against each other).
+:mod:`~hma_mascon.reproduction.ledger` (every number beside the paper's),
+:mod:`~hma_mascon.reproduction.centres` (two centres' real-data solutions against each other) and
+:mod:`~hma_mascon.reproduction.closed_loop` (the committed closed-loop tables of chapter 9 and their
+readings).
 """
 
 from .comparisons import (
@@ -63,20 +65,22 @@ from .context import (
                       truth_as_solution,
 )
 from .centres import CENTRE_PERIOD, compare_centres, read_centre_comparison
+from .closed_loop import (
+                      limits_reading,
+                      noise_ratios,
+                      noise_reading,
+                      read_configuration_scores,
+                      read_limit_scores,
+                      read_noise_spectra,
+                      read_scenario_scores,
+                      scenario_reading,
+)
 from .ledger import (
                       committed_ledger_comparison,
                       ledger_table,
                       paper_numbers_from_solution,
                       read_committed_ledgers,
-                      read_configuration_scores,
-                      limits_reading,
-                      noise_ratios,
-                      noise_reading,
-                      read_limit_scores,
-                      read_noise_spectra,
-                      read_scenario_scores,
                       read_sensitivity,
-                      scenario_reading,
 )
 from .trends import (
                       cell_trend_skill,
