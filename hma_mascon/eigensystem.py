@@ -25,6 +25,9 @@ from .regularization import as_precision
 from .solver import EigenTikhonov, mode_split
 from .weights import apply_whitener, effective_nobs, whitener_of
 
+#: Fewest months of one call for the robust α floor: the median of 3 is not moved by one collapsed month.
+MIN_FLOOR_MONTHS = 3
+
 __all__ = ["EigenSystem", "eigen_system", "NormalMatrices", "select_alpha", "select_alphas", "StepResult", "regularized_solve"]
 
 
@@ -246,9 +249,12 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         tqdm bar over months.
     alpha_floor_factor : float, optional
         Robust floor of the selected α: a month whose α falls below median(α)/factor (median over
-        the months of this call, at least 6 of them) gets median(α)/factor. The plug-in MSE
+        the months of this call, at least 3 of them, so that one collapsed month cannot move the
+        median) gets median(α)/factor. The plug-in MSE
         iteration occasionally runs a month's α down by two decades (real CSR data, refined step:
-        cells of 30 m); the months of one system share the prior and, after the monthly noise
+        cells of 30 m), or to the bottom of the search interval (the synthetic world at the real noise
+        level, a 2° box with 4 months per system: α 4e-9 against 2.7, cells of 32 m; the floor asked
+        for 6 months until then); the months of one system share the prior and, after the monthly noise
         factor, the noise level, so such a jump is a failure of the plug-in, not information.
         None: no floor. Fixed ``alpha`` values are never changed.
     alpha_per : {"month", "system"}
@@ -274,7 +280,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         finally:
             if bar is not None:
                 bar.close()
-        if alpha_floor_factor is not None and T >= 6:
+        if alpha_floor_factor is not None and T >= MIN_FLOOR_MONTHS:
             floor = float(np.median(alphas)) / float(alpha_floor_factor)
             floored = alphas < floor
             alphas = np.where(floored, floor, alphas)
@@ -284,7 +290,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
             raise ValueError(f'alpha_per must be "month" or "system", got {alpha_per!r}')
     else:
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
-    if alpha is not None or alpha_floor_factor is None or T < 6:
+    if alpha is not None or alpha_floor_factor is None or T < MIN_FLOOR_MONTHS:
         floored = np.zeros(T, bool)
     # modes with λ_k = 0 exactly (EigenTikhonov's low-rank route) in closed form: their
     # coefficient is u_k/α, they add nothing to the formal variance and 1/α to the bias variance
