@@ -39,6 +39,13 @@ def read_scenario_scores(directory):
     return _read_scores(directory, "wrong_prior_scenarios.csv", "scenario", "scenario scores", ("overrides",))
 
 
+def _metric(num: pd.DataFrame, column, prefix: str) -> float:
+    """The value of the first row of a numeric score table whose name starts with ``prefix``, in
+    ``column`` (NaN when either is missing)."""
+    rows = [r for r in num.index if str(r).startswith(prefix)]
+    return float(num.loc[rows[0], column]) if rows and column in num.columns else float("nan")
+
+
 def read_configuration_scores(directory):
     """The committed closed-loop scores of the method's configurations (issue 11), or None.
 
@@ -81,8 +88,7 @@ def limits_reading(table: pd.DataFrame) -> str:
     num = table.apply(pd.to_numeric, errors="coerce")
 
     def get(run, prefix):
-        rows = [r for r in num.index if str(r).startswith(prefix)]
-        return float(num.loc[rows[0], run]) if rows and run in num.columns else float("nan")
+        return _metric(num, run, prefix)
 
     def has(*runs):
         return all(r in num.columns for r in runs)
@@ -221,8 +227,7 @@ def scenario_reading(table: pd.DataFrame) -> dict:
     num = table.apply(pd.to_numeric, errors="coerce")
 
     def get(col, prefix):
-        rows = [r for r in num.index if str(r).startswith(prefix)]
-        return float(num.loc[rows[0], col]) if rows and col in num.columns else float("nan")
+        return _metric(num, col, prefix)
 
     def pct(v):
         return f"{100 * v:.0f} %"
