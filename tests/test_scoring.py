@@ -281,3 +281,47 @@ def test_deficit_table_adds_up_and_tells_a_misplaced_loss_from_a_damped_one(trut
     damped = sol.copy()
     damped["lwe_thickness"] = 0.5 * sol["lwe_thickness"]
     assert deficit_table(damped, d).loc[g, "data kept"] == pytest.approx(0.5 * kept, rel=1e-6)
+
+
+def test_interannual_scales_the_truth_is_its_own_ceiling_and_one_cell_is_no_average():
+    """With the truth as the solution (every month: the station series need monthly data), ours and the
+    perfect solve are the ceiling; a 1-cell square is the cell itself (the r of the total field), and
+    averaging over wider squares changes the r."""
+    from hma_mascon.reproduction import prepare, table3
+    from hma_mascon.scoring import interannual_scales
+
+    d = ensure_synthetic_data_dir()
+    tr = load_truth(d)
+    sol = xr.Dataset(
+        {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
+         "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
+         "cell_area": tr["cell_area"]},
+        coords={"time": tr["time"].values, "lat": tr["lat"].values, "lon": tr["lon"].values,
+                "month": ("time", tr["month"].values), "decimal_year": ("time", tr["decimal_year"].values)})
+    tab = interannual_scales(sol, d, windows=(1, 9))
+    assert tab.notna().all().all() and len(tab) == 4, tab
+    assert np.allclose(tab["ours"], tab["truth"], equal_nan=True)
+    assert np.allclose(tab["perfect solve, the SM prior removed"], tab["truth"], equal_nan=True)
+    one = [c for c in tab.columns if c.startswith("truth averaged over 1 x 1")][0]
+    total = table3(sol, prepare(sol, d), var="lwe_thickness")["r"]
+    assert np.allclose(tab[one], total.loc[tab.index], equal_nan=True)
+    nine = [c for c in tab.columns if c.startswith("truth averaged over 9 x 9")][0]
+    assert "4.5 deg" in nine and not np.allclose(tab[nine], tab[one], equal_nan=True)
+
+
+def test_interannual_reading_names_the_stations_beyond_the_resolution():
+    from hma_mascon.reproduction import interannual_reading
+
+    cols = ["truth", "perfect solve, the SM prior removed", "truth averaged over 3 x 3 cells (1.5 deg)",
+            "truth averaged over 9 x 9 cells (4.5 deg)", "ours"]
+    tab = pd.DataFrame([[0.9, 0.8, 0.7, 0.2, 0.1], [0.95, 0.9, 0.9, 0.8, 0.3], [0.5, 0.5, 0.5, 0.5, 0.5]],
+                       index=["NARROW", "WIDE", "LOW"], columns=cols)
+    text = interannual_reading(tab)
+    assert "**NARROW**" in text and "**WIDE**" in text and "LOW" not in text
+    assert "At NARROW the truth itself, averaged over 4.5 deg" in text
+    assert "At WIDE the truth keeps the target over 4.5 deg" in text
+    assert "keeps r >= 0.6 up to 1.5 deg" in text and "up to 4.5 deg" in text
+    limits = pd.DataFrame({"default world": [0.1, 0.3], "noise-free world": [0.4, 0.7], "truth": [0.9, 0.95]},
+                          index=["interannual r, NARROW", "interannual r, WIDE"])
+    assert "0.70 (noise-free world)" in interannual_reading(tab, limits)
+    assert interannual_reading(tab.loc[["LOW"]]) == ""

@@ -5,7 +5,8 @@ synthetic truth) with a ``.json`` sidecar of its settings, and read here for cha
 :func:`read_configuration_scores` (``score_configurations.py``), :func:`read_limit_scores`
 (``score_limits.py``), :func:`read_scenario_scores` (``score_scenarios.py``) and
 :func:`read_noise_spectra` (``noise_spectra.py``, real GRACE beside the synthetic world).
-:func:`limits_reading`, :func:`scenario_reading` and :func:`noise_reading` turn a table into the
+:func:`limits_reading`, :func:`scenario_reading`, :func:`noise_reading` and :func:`interannual_reading`
+(of :func:`hma_mascon.scoring.interannual_scales`, computed on the book's solve) turn a table into the
 sentences the book prints, so that the prose follows the committed numbers (and says on which side
 of a target they fall) instead of quoting numbers that a re-measurement leaves behind.
 
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["read_configuration_scores", "read_limit_scores", "read_scenario_scores", "read_noise_spectra",
-           "limits_reading", "scenario_reading", "noise_ratios", "noise_reading"]
+           "limits_reading", "scenario_reading", "noise_ratios", "noise_reading", "interannual_reading"]
 
 
 def read_scenario_scores(directory):
@@ -274,6 +275,57 @@ def scenario_reading(table: pd.DataFrame) -> dict:
             f"{100 * max(rel):.0f} % of the truth ({100 * min(rel):.1f} % to {100 * max(rel):.1f} %). The raw sum is "
             f"{100 * min(short):.0f} % to {100 * max(short):.0f} % short. Chapter 7 shows both.")
     return out
+
+
+def interannual_reading(scales: pd.DataFrame, limits: pd.DataFrame | None = None, target: float = 0.6,
+                        ceiling: float = 0.85) -> str:
+    """Markdown reading an :func:`hma_mascon.scoring.interannual_scales` table, station by station.
+
+    For each station where the truth's r reaches ``ceiling`` (where the issue sets the target): what a
+    perfect solve keeps after the soil-moisture-only separation, the largest averaging square over
+    which the truth keeps r >= ``target``, ours, and (with ``limits``, a :func:`read_limit_scores`
+    table) the best r of any closed-loop run and which. A station is *beyond the data's resolution*
+    when the truth averaged over the largest square falls below the target: no solve that resolves
+    only that square can meet it there.
+    """
+    num = scales.apply(pd.to_numeric, errors="coerce")
+    squares = [c for c in num.columns if c.startswith("truth averaged over")]
+    out, beyond, within = [], [], []
+    for st, row in num.iterrows():
+        if not row["truth"] >= ceiling:
+            continue
+        kept = [c for c in squares if row[c] >= target]
+        keep_txt = (f"keeps r >= {target:g} up to {kept[-1].split('(')[-1].rstrip(')')}" if kept
+                    else f"falls below {target:g} already over {squares[0].split('(')[-1].rstrip(')')}")
+        sq = ", ".join(f"{row[c]:.2f}" for c in squares)
+        txt = (f"**{st}** (truth {row['truth']:.2f}): a perfect solve keeps "
+               f"{row['perfect solve, the SM prior removed']:.2f} once the soil-moisture prior is removed; "
+               f"the truth averaged over the squares ({', '.join(c.split('(')[-1].rstrip(')') for c in squares)}) "
+               f"gives {sq}, so it {keep_txt}; ours {row['ours']:.2f}")
+        if limits is not None:
+            lim = limits.apply(pd.to_numeric, errors="coerce")
+            rows = [r for r in lim.index if str(r).startswith("interannual r") and str(r).endswith(str(st))]
+            if rows:
+                runs = lim.loc[rows[0]].drop(labels=["truth"], errors="ignore").dropna()
+                if not runs.empty:
+                    txt += f"; the best of the closed-loop runs above: {runs.max():.2f} ({runs.idxmax()})"
+        out.append(txt + ".")
+        (beyond if squares and row[squares[-1]] < target else within).append(str(st))
+    if not out:
+        return ""
+    last = squares[-1].split("(")[-1].rstrip(")") if squares else ""
+    rms_km = float(last.split()[0]) * 111.2 / np.sqrt(6) if last else np.nan  # RMS radius of the square, N-S
+    verdict = []
+    if beyond:
+        verdict.append(f"At {', '.join(beyond)} the truth itself, averaged over {last} (an RMS radius of "
+                       f"{rms_km:.0f} km; compare the point-spread widths of the reduced study below), "
+                       f"is below {target:g}: the station's interannual signal is smaller in space than what "
+                       "the solve resolves, and the signal of its neighbours dominates the average. A solve "
+                       "this wide cannot meet the target there, however well it does otherwise.")
+    if within:
+        verdict.append(f"At {', '.join(within)} the truth keeps the target over {last}: the miss is the "
+                       "solve's, and the closed-loop runs show how much the noise and its regularization take.")
+    return "\n\n".join(["- " + o for o in out] + [" ".join(verdict)])
 
 
 def _read_scores(directory, name: str, index: str, what: str, drop: tuple):
