@@ -168,7 +168,7 @@ def _member_grids(mems: list[Member]) -> None:
     axes = []
     for m in mems:
         s = resolve(m.preset, m.overrides)
-        g = mascon_grid(s["box"], s["mascon_step_deg"], s["mascon_buffer_deg"])
+        g = mascon_grid(s["box"], s["mascon_step_deg"], s["mascon_buffer_deg"], extent=s["buffer_extent"])
         axes.append((s["mascon_step_deg"], g.lat_axis, g.lon_axis))
     steps = {a[0] for a in axes}
     ok = len(steps) == 1

@@ -162,8 +162,9 @@ class PointMassMascon:
     # ------------------------------------------------------------------ building blocks
     def geometry(self, radius: float):
         """The mascon grid and the observation grid on the sphere of ``radius`` [m] (§3)."""
-        grid = mascon_grid(self.box, self.mascon_step_deg, self.mascon_buffer_deg)
-        obs = observation_grid(self.box, self.obs_step_deg, self.altitude_km * 1e3, self.obs_buffer, radius=radius)
+        grid = mascon_grid(self.box, self.mascon_step_deg, self.mascon_buffer_deg, extent=self.buffer_extent)
+        obs = observation_grid(self.box, self.obs_step_deg, self.altitude_km * 1e3, self.obs_buffer, radius=radius,
+                               extent=self.buffer_extent)
         return grid, obs
 
     def _regularization(self, priors, grid):

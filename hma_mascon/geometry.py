@@ -33,6 +33,7 @@ __all__ = [
     "MasconGrid",
     "ObservationGrid",
     "mascon_grid",
+    "grid_limits",
     "observation_grid",
     "ellipsoidal_cell_area",
     "spherical_cell_area",
@@ -285,8 +286,19 @@ def _in_box(lat, lon, box, tol=1e-9):
     return (lon >= lon_min - tol) & (lon <= lon_max + tol) & (lat >= lat_min - tol) & (lat <= lat_max + tol)
 
 
+def grid_limits(box, buffer_deg: float = 0.0, extent=None) -> tuple:
+    """The (lon_min, lon_max, lat_min, lat_max) a grid covers: ``box`` widened by ``buffer_deg`` on every
+    side and, when ``extent`` (a box) is given, by as much more as it takes to cover ``extent`` too."""
+    lon_min, lon_max, lat_min, lat_max = box
+    out = [lon_min - buffer_deg, lon_max + buffer_deg, lat_min - buffer_deg, lat_max + buffer_deg]
+    if extent is not None:
+        e = [float(v) for v in extent]
+        out = [min(out[0], e[0]), max(out[1], e[1]), min(out[2], e[2]), max(out[3], e[3])]
+    return tuple(float(v) for v in out)
+
+
 def mascon_grid(box=HMA_BOX, resolution: float = 0.5, buffer_deg: float = 0.0, ellipsoid="GRS80",
-                area: str = "ellipsoidal", height: str = "ellipsoid", heights=None) -> MasconGrid:
+                area: str = "ellipsoidal", height: str = "ellipsoid", heights=None, extent=None) -> MasconGrid:
     """Build the mascon grid of METHODS.md section 3.
 
     Parameters
@@ -307,6 +319,10 @@ def mascon_grid(box=HMA_BOX, resolution: float = 0.5, buffer_deg: float = 0.0, e
         the point along the ellipsoid normal (``N -> N + h``), which raises d_j by ~h.
     heights : array_like, optional
         Required for ``height="topography"``.
+    extent : (lon_min, lon_max, lat_min, lat_max), optional
+        A box the buffer also covers (:func:`grid_limits`): a buffer wider on one side, for a large mass
+        change outside the box that the grid must hold (parameter ``buffer_extent``). Its edges must lie
+        on the box's lattice (whole cells from the box's edges).
     """
 
     if buffer_deg < 0:
@@ -314,9 +330,14 @@ def mascon_grid(box=HMA_BOX, resolution: float = 0.5, buffer_deg: float = 0.0, e
     nbuf = int(round(buffer_deg / resolution))
     if abs(nbuf * resolution - buffer_deg) > 1e-9:
         raise ValueError(f"buffer_deg={buffer_deg} is not a multiple of the resolution {resolution}")
-    lon_min, lon_max, lat_min, lat_max = box
-    lat_axis = grid_axis(lat_min - buffer_deg, lat_max + buffer_deg, resolution, centres=True)
-    lon_axis = grid_axis(lon_min - buffer_deg, lon_max + buffer_deg, resolution, centres=True)
+    lon0, lon1, lat0, lat1 = grid_limits(box, buffer_deg, extent)
+    if extent is not None:
+        steps = (np.array([lon0, lon1, lat0, lat1]) - np.asarray(box, float)) / resolution
+        if np.any(np.abs(steps - np.round(steps)) > 1e-6):
+            raise ValueError(f"buffer extent {tuple(extent)} is not on the lattice of the box {tuple(box)} at "
+                             f"{resolution} deg: its edges must be whole cells from the box's")
+    lat_axis = grid_axis(lat0, lat1, resolution, centres=True)
+    lon_axis = grid_axis(lon0, lon1, resolution, centres=True)
     if lat_axis[0] < -90 or lat_axis[-1] > 90:
         raise ValueError("box plus buffer crosses a pole")
     lat2, lon2 = np.meshgrid(lat_axis, lon_axis, indexing="ij")
@@ -348,18 +369,18 @@ def mascon_grid(box=HMA_BOX, resolution: float = 0.5, buffer_deg: float = 0.0, e
 
 
 def observation_grid(box=HMA_BOX, resolution: float = 0.4, altitude: float = 450e3, buffer_deg: float = 0.0,
-                     radius: float = A_GRACE) -> ObservationGrid:
+                     radius: float = A_GRACE, extent=None) -> ObservationGrid:
     """Build the pseudo-observation grid (METHODS.md section 3, AMB-2, AMB-3).
 
     Nodes ``lon_min - b : res : lon_max + b`` and ``lat_min - b : res : lat_max + b`` (last node not
     beyond the upper edge), geocentric, on the sphere ``r = radius + altitude``. Default: 101 x 53 =
-    5353 points at 450 km.
+    5353 points at 450 km. ``extent``: a box the nodes also cover (:func:`grid_limits`).
     """
     if altitude <= 0:
         raise ValueError("altitude must be positive (metres above the reference sphere)")
-    lon_min, lon_max, lat_min, lat_max = box
-    lat_axis = grid_axis(lat_min - buffer_deg, lat_max + buffer_deg, resolution, centres=False)
-    lon_axis = grid_axis(lon_min - buffer_deg, lon_max + buffer_deg, resolution, centres=False)
+    lon0, lon1, lat0, lat1 = grid_limits(box, buffer_deg, extent)
+    lat_axis = grid_axis(lat0, lat1, resolution, centres=False)
+    lon_axis = grid_axis(lon0, lon1, resolution, centres=False)
     lat2, lon2 = np.meshgrid(lat_axis, lon_axis, indexing="ij")
     lat = lat2.ravel()
     lon = lon2.ravel()

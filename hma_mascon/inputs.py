@@ -408,7 +408,8 @@ def prepare(data_dir=None, settings=None, *, grid: MasconGrid | None = None, pri
     model = str(love.attrs.get("model", "han_wahr"))  # a package file: keyed by its path in the package
     provenance["input_sha256"][f"gravity_toolkit/data/{LOVE_MODELS[model][0]}"] = file_sha256(love_data_path(model))
     if grid is None:
-        grid = mascon_grid(settings["box"], settings["mascon_step_deg"], settings["mascon_buffer_deg"])
+        grid = mascon_grid(settings["box"], settings["mascon_step_deg"], settings["mascon_buffer_deg"],
+                           extent=settings["buffer_extent"])
     prior_set, probe = None, None
     if priors and needs_priors(settings):
         prior_set = _priors(data_dir, grid, ds, love, settings, provenance)

@@ -23,9 +23,8 @@ output records (the preset name and every value).
 Closed-loop numbers in a description chose that default on the world of their day (generator 1.1.0,
 a third of the real noise, unless the row says 1.2.0); chapter 9 re-measures on the current world.
 
-Written by hand (no library does it for this table): the coercion of values as a person types them
-(``"450 km"``, ``"GCV"``, ``"2002-04"``, ``"none"``) with errors that name the parameter, the value
-and what is accepted; argparse flags generated from the rows.
+Written by hand (no library does it for this table): the coercion of values as a person types them (``"450 km"``,
+``"GCV"``, ``"2002-04"``, ``"none"``) with errors that name the parameter, the value and what is accepted; argparse flags.
 """
 
 from __future__ import annotations
@@ -45,9 +44,8 @@ from .errors import InputError
 from .glacier_regions import REGIONS
 
 __all__ = [
-    "Parameter", "ParameterError", "PARAMETERS", "PRESETS", "Settings", "resolve", "coerce",
-    "names", "preset_values", "parse_assignments", "add_arguments", "overrides_from_args", "settings_from_args",
-    "table",
+    "Parameter", "ParameterError", "PARAMETERS", "PRESETS", "Settings", "resolve", "coerce", "names", "preset_values",
+    "parse_assignments", "add_arguments", "overrides_from_args", "settings_from_args", "table",
 ]
 
 
@@ -164,6 +162,8 @@ PARAMETERS: dict[str, Parameter] = _rows(
               minimum=0.0, maximum=30.0, unit="deg", presets={"paper": 0.0, "diagonal": 0.0}),
     Parameter("obs_buffer_deg", "float", None, "extra ring of observations around the box (none: the mascon "
               "buffer)", "§3", minimum=0.0, maximum=30.0, unit="deg", nullable=True),
+    Parameter("buffer_extent", "box", None, "a box the buffers also cover (none: the ring alone): the grid holds a "
+              "large mass change outside the box", "§3", minimum=-180.0, maximum=360.0, unit="deg", nullable=True),
     # ----------------------------------------------------------------- observations and kernels (§4-§5)
     Parameter("nmax", "int", 96, "maximum spherical-harmonic degree of the coefficients used", "§4",
               minimum=2, maximum=180),
@@ -516,7 +516,7 @@ def add_arguments(parser: argparse.ArgumentParser, stages=("data", "estimator", 
     for name, p in PARAMETERS.items():
         if p.stage not in stages:
             continue
-        default = p.default if p.kind != "box" else " ".join(f"{v:g}" for v in p.default)
+        default = " ".join(f"{v:g}" for v in p.default) if p.kind == "box" and p.default is not None else p.default
         text = f"{p.doc} ({p.section}; {_describe(p)}; default {default}"
         paper = p.presets.get("paper", p.default)
         text += f", paper preset {paper})" if paper != p.default else ")"

@@ -91,6 +91,27 @@ def test_buffers():
         mascon_grid(buffer_deg=0.3)
 
 
+def test_buffer_extent_widens_one_side_and_keeps_the_box_cells():
+    """A buffer extent to the west adds buffer cells on that side only; the box's cells (and the ring's
+    other sides) are the plain grid's, with the same areas; off the box's lattice is an error."""
+    box = (8.0, 36.0, 76.0, 81.0)
+    plain = mascon_grid(box, 0.5, 5.0)
+    wide = mascon_grid(box, 0.5, 5.0, extent=(-25.0, 36.0, 76.0, 81.0))
+    assert wide.lon_axis[0] == -24.75 and wide.lon_axis[-1] == plain.lon_axis[-1]
+    assert np.array_equal(wide.lat_axis, plain.lat_axis)
+    assert wide.shape == (plain.shape[0], plain.shape[1] + 56)
+    assert (~wide.is_buffer).sum() == (~plain.is_buffer).sum() == 10 * 56
+    inner = ~wide.is_buffer
+    assert np.array_equal(wide.lon[inner], plain.lon[~plain.is_buffer])
+    assert np.allclose(wide.area[inner], plain.area[~plain.is_buffer], rtol=0, atol=0)
+    assert wide.is_buffer[wide.lon < 3.0].all()
+    o = observation_grid(box, 0.4, 450e3, 5.0, extent=(-25.0, 36.0, 76.0, 81.0))
+    assert o.lon_axis[0] == -25.0 and o.lon_axis[-1] <= 41.0 and o.is_buffer[o.lon < 8.0].all()
+    assert mascon_grid(box, 0.5, 5.0, extent=(10.0, 20.0, 77.0, 80.0)).shape == plain.shape  # inside: no change
+    with pytest.raises(ValueError, match="lattice"):
+        mascon_grid(box, 0.5, 5.0, extent=(-25.2, 36.0, 76.0, 81.0))
+
+
 def test_to_dataarray_roundtrip():
     g = mascon_grid()
     x = np.arange(g.size, dtype=float)
