@@ -19,18 +19,21 @@ def test_cell_trend_skill_limits():
     assert cell_trend_skill(-b, b) < 0
 
 
-@pytest.fixture(scope="module")
-def truth_solution():
-    d = ensure_synthetic_data_dir()
-    tr = load_truth(d).isel(time=slice(0, None, 6))
-    lat, lon = tr["lat"].values, tr["lon"].values
-    sol = xr.Dataset(
+def _truth_dataset(d, step: int = 1) -> xr.Dataset:
+    """The truth of the synthetic data directory ``d`` (every ``step``-th month) dressed as a solution."""
+    tr = load_truth(d).isel(time=slice(0, None, step))
+    return xr.Dataset(
         {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
          "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
          "cell_area": tr["cell_area"]},
-        coords={"time": tr["time"].values, "lat": lat, "lon": lon, "month": ("time", tr["month"].values),
-                "decimal_year": ("time", tr["decimal_year"].values)})
-    return d, sol
+        coords={"time": tr["time"].values, "lat": tr["lat"].values, "lon": tr["lon"].values,
+                "month": ("time", tr["month"].values), "decimal_year": ("time", tr["decimal_year"].values)})
+
+
+@pytest.fixture(scope="module")
+def truth_solution():
+    d = ensure_synthetic_data_dir()
+    return d, _truth_dataset(d, 6)
 
 
 def test_the_truth_scores_perfectly_and_a_damped_truth_does_not(truth_solution):
@@ -86,20 +89,14 @@ def test_scenario_world_scores_its_departure_and_the_script_row_reads_it(tmp_pat
 
     d = ensure_synthetic_data_dir(scenario="karakoram_loss")
     assert d.name.startswith("synthetic-20240101-karakoram_loss-")
-    tr = load_truth(d).isel(time=slice(0, None, 12))
-    sol = xr.Dataset(
-        {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
-         "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
-         "cell_area": tr["cell_area"]},
-        coords={"time": tr["time"].values, "lat": tr["lat"].values, "lon": tr["lon"].values,
-                "month": ("time", tr["month"].values), "decimal_year": ("time", tr["decimal_year"].values)})
+    sol = _truth_dataset(d, 12)
     tab = departure_table(sol, d, "scenario")
     assert tab.iloc[0]["Gt/yr"] == pytest.approx(-2.5, rel=0.02)  # the cells above 1 % of the largest hold ~all
     share = tab["share of the component's trend"]
     assert share["recovered where it happened"] == pytest.approx(1.0, abs=1e-9)
     assert share["within 1 deg (all cells)"] == pytest.approx(1.0, abs=1e-9)
     blind = sol.copy()  # a solution that follows the prior: the departure is missing everywhere
-    dep = tr["scenario"].values.astype(float)
+    dep = load_truth(d).isel(time=slice(0, None, 12))["scenario"].values.astype(float)
     blind["lwe_thickness"] = sol["lwe_thickness"] - dep
     blind["glacier_lwe_thickness"] = sol["glacier_lwe_thickness"] - dep
     assert departure_table(blind, d, "scenario")["share of the component's trend"]["within 1 deg (all cells)"] == \
@@ -291,13 +288,7 @@ def test_interannual_scales_the_truth_is_its_own_ceiling_and_one_cell_is_no_aver
     from hma_mascon.scoring import interannual_scales
 
     d = ensure_synthetic_data_dir()
-    tr = load_truth(d)
-    sol = xr.Dataset(
-        {"glacier_lwe_thickness": (("time", "lat", "lon"), tr["glacier"].values.astype(float), {"units": "cm"}),
-         "lwe_thickness": (("time", "lat", "lon"), tr["lwe_thickness"].values.astype(float), {"units": "cm"}),
-         "cell_area": tr["cell_area"]},
-        coords={"time": tr["time"].values, "lat": tr["lat"].values, "lon": tr["lon"].values,
-                "month": ("time", tr["month"].values), "decimal_year": ("time", tr["decimal_year"].values)})
+    sol = _truth_dataset(d)
     tab = interannual_scales(sol, d, windows=(1, 9))
     assert tab.notna().all().all() and len(tab) == 4, tab
     assert np.allclose(tab["ours"], tab["truth"], equal_nan=True)
