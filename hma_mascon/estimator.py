@@ -63,7 +63,7 @@ class PointMassMascon:
     **params
         Any estimator row of the parameter table (:data:`hma_mascon.params.PARAMETERS`), overriding
         the preset: ``box``, ``altitude_km``, ``obs_step_deg``, ``mascon_step_deg``,
-        ``mascon_buffer_deg``, ``obs_buffer_deg``, ``nmax``, ``kind``, ``kernel``, ``degree0``,
+        ``mascon_buffer_deg``, ``obs_buffer_deg``, ``buffer_extent``, ``nmax``, ``kind``, ``kernel``, ``degree0``,
         ``weight``, ``P_mode``, ``regularization``, ``prior_rule``, ``prior_floor_m``,
         ``prior_correlation_km``, ``prior_correlation_blocks``, ``correlation_length_km``, ``alpha_method``,
         ``alpha_fixed``, ``mse_norm``, ``sigma0_sq``,
