@@ -170,3 +170,18 @@ def test_the_reader_check_finds_what_a_reader_would(tmp_path):
     for what in ("wider than the page", "rendered 300 px", "cache message", "absolute path", "traceback"):
         assert what in found, (what, found)
     assert (tmp_path / "shots" / "05_bad.png").is_file()
+
+
+@needs_chromium
+def test_the_reader_check_follows_a_redirect_page(tmp_path):
+    """The root index.html of a Jupyter Book is a meta refresh to the first page: the check reads the
+    page it leads to once that has loaded (a fresh-clone build once measured the half-loaded target:
+    math not yet typeset)."""
+    html = tmp_path / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "book" / "intro.html").write_text(
+        '<html><body><article class="bd-article"><pre>Traceback (most recent call last):\n  File "x"\n'
+        "ValueError: no</pre></article></body></html>")
+    (html / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />')
+    (report,) = reader.read_book(html, pages=["index.html"])
+    assert any("traceback" in p for p in report.problems), report.problems

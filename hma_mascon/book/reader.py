@@ -186,7 +186,15 @@ def read_book(html_dir, *, pages=None, screenshots_dir=None, screenshot_chapters
 def _read_page(page, html_dir: Path, rel: str, leak: re.Pattern, screenshots_dir, screenshot_chapters,
                timeout_ms) -> PageReport:
     report = PageReport(page=rel)
-    page.goto((html_dir / rel).as_uri(), wait_until="load", timeout=timeout_ms)
+    uri = (html_dir / rel).as_uri()
+    page.goto(uri, wait_until="load", timeout=timeout_ms)
+    try:  # a redirect page (the root index.html, a meta refresh): read the page it leads to, once loaded
+        redirect = page.evaluate("() => !!document.querySelector('meta[http-equiv=\"Refresh\" i]')")
+    except Exception:  # noqa: BLE001 - the page's context went away: the redirect is under way
+        redirect = True
+    if redirect:
+        page.wait_for_url(lambda url: url != uri, timeout=timeout_ms)
+        page.wait_for_load_state("load", timeout=timeout_ms)
     try:  # MathJax 3 typesets after load; its startup promise settles when it is done
         page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)",
                                timeout=timeout_ms)
