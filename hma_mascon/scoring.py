@@ -387,9 +387,8 @@ def interannual_scales(sol, data_dir, windows=(3, 5, 7, 9)) -> pd.DataFrame:
     removed = sol["lwe_thickness"] - sol[var]  # what the solution subtracts from its total (cm)
     cols = {"truth": table3(tsol, ctx)["r"],
             "perfect solve, the SM prior removed": r_of(tsol["lwe_thickness"] - removed.values)}
-    res = float(abs(np.diff(np.asarray(sol["lat"].values, float))[0]))
     for n in windows:
-        cols[f"truth averaged over {n} x {n} cells ({n * res:g} deg)"] = r_of(_window_mean(tsol, "lwe_thickness", n))
+        cols[f"truth averaged over {n} x {n} cells ({n * ctx.grid.resolution:g} deg)"] = r_of(_window_mean(tsol, "lwe_thickness", n))
     cols["ours"] = table3(sol, ctx)["r"]
     out = pd.DataFrame(cols)
     out.index.name = "station"

@@ -290,30 +290,31 @@ def interannual_reading(scales: pd.DataFrame, limits: pd.DataFrame | None = None
     """
     num = scales.apply(pd.to_numeric, errors="coerce")
     squares = [c for c in num.columns if c.startswith("truth averaged over")]
+    size = {c: c.split("(")[-1].rstrip(")") for c in squares}  # "... (4.5 deg)" -> "4.5 deg"
+    lim = limits.apply(pd.to_numeric, errors="coerce") if limits is not None else None
     out, beyond, within = [], [], []
     for st, row in num.iterrows():
         if not row["truth"] >= ceiling:
             continue
         kept = [c for c in squares if row[c] >= target]
-        keep_txt = (f"keeps r >= {target:g} up to {kept[-1].split('(')[-1].rstrip(')')}" if kept
-                    else f"falls below {target:g} already over {squares[0].split('(')[-1].rstrip(')')}")
+        keep_txt = (f"keeps r >= {target:g} up to {size[kept[-1]]}" if kept
+                    else f"falls below {target:g} already over {size[squares[0]]}")
         sq = ", ".join(f"{row[c]:.2f}" for c in squares)
         txt = (f"**{st}** (truth {row['truth']:.2f}): a perfect solve keeps "
                f"{row['perfect solve, the SM prior removed']:.2f} once the soil-moisture prior is removed; "
-               f"the truth averaged over the squares ({', '.join(c.split('(')[-1].rstrip(')') for c in squares)}) "
+               f"the truth averaged over the squares ({', '.join(size.values())}) "
                f"gives {sq}, so it {keep_txt}; ours {row['ours']:.2f}")
-        if limits is not None:
-            lim = limits.apply(pd.to_numeric, errors="coerce")
-            rows = [r for r in lim.index if str(r).startswith("interannual r") and str(r).endswith(str(st))]
-            if rows:
-                runs = lim.loc[rows[0]].drop(labels=["truth"], errors="ignore").dropna()
-                if not runs.empty:
-                    txt += f"; the best of the closed-loop runs above: {runs.max():.2f} ({runs.idxmax()})"
+        rows = [] if lim is None else [r for r in lim.index
+                                       if str(r).startswith("interannual r") and str(r).endswith(str(st))]
+        if rows:
+            runs = lim.loc[rows[0]].drop(labels=["truth"], errors="ignore").dropna()
+            if not runs.empty:
+                txt += f"; the best of the closed-loop runs above: {runs.max():.2f} ({runs.idxmax()})"
         out.append(txt + ".")
         (beyond if squares and row[squares[-1]] < target else within).append(str(st))
     if not out:
         return ""
-    last = squares[-1].split("(")[-1].rstrip(")") if squares else ""
+    last = size[squares[-1]] if squares else ""
     rms_km = float(last.split()[0]) * 111.2 / np.sqrt(6) if last else np.nan  # RMS radius of the square, N-S
     verdict = []
     if beyond:
