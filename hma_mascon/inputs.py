@@ -43,7 +43,8 @@ from .low_degree import months_with_records, read_tn13, read_tn14, replace_low_d
 from .noise_model import calibrate_sigmas, difference_coefficient_sigma
 from .params import Settings, resolve
 from .plausibility import check_months
-from .priors import component_trend, load_priors, load_soil_moisture, with_rate_variability, without_cells
+from .priors import (component_trend, load_priors, load_soil_moisture, with_rate_variability, with_variability,
+                     without_cells)
 from .product import land_mask
 from .stokes import anomalies
 from .synthesis import stokes_to_ewh_grid
@@ -323,6 +324,9 @@ def _priors(data_dir, grid, stokes, love, settings, provenance):
     if settings["glacier_rate_sd_mwe"] is not None:
         priors["glacier"] = with_rate_variability(priors["glacier"], glacier_area_cells(data_dir, grid), grid.area,
                                                   float(settings["glacier_rate_sd_mwe"]), period)
+    if settings["glacier_variability_sd_mwe"] is not None:
+        priors["glacier"] = with_variability(priors["glacier"], glacier_area_cells(data_dir, grid), grid.area,
+                                             float(settings["glacier_variability_sd_mwe"]))
     sea = sea_hydrology_cells(grid, settings["sea_hydrology"])
     if sea.any():  # sea cells: filtered GRACE there is leaked land signal
         priors["hydrology"] = without_cells(priors["hydrology"], sea,

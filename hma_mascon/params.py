@@ -14,14 +14,13 @@ each named preset (:data:`PRESETS`). Everything that takes a parameter reads it 
 Adding a hyper-parameter means adding a row here and the code that uses it; the CLI flag, the book
 parameter, the estimator keyword, the validation and the record in the output file follow.
 
-A *preset* is a named set of values from this table. ``"default"`` is the column ``default``;
-``"paper"`` is the paper's literal choices where METHODS.md records a deviation from them (each
-row's ``presets`` entry says so). A user chooses a preset and may override any single value
-(``--preset paper -p kernel=truncated``); :func:`resolve` returns the complete set, which the
-output records (the preset name and every value).
+A *preset* is a named set of values from this table. ``"default"`` is the column ``default``; ``"paper"`` is
+the paper's literal choices where METHODS.md records a deviation (each row's ``presets`` entry says so). A user
+chooses a preset and may override any single value (``--preset paper -p kernel=truncated``); :func:`resolve`
+returns the complete set, which the output records.
 
-Closed-loop numbers in a description chose that default on the world of their day (generator 1.1.0,
-a third of the real noise, unless the row says 1.2.0); chapter 9 re-measures on the current world.
+Closed-loop numbers in a description chose that default on the world of their day (generator 1.1.0, a third of
+the real noise, unless the row says 1.2.0); chapter 9 re-measures on the current world.
 
 Written by hand (no library does it for this table): the coercion of values as a person types them (``"450 km"``,
 ``"GCV"``, ``"2002-04"``, ``"none"``) with errors that name the parameter, the value and what is accepted; argparse flags.
@@ -110,8 +109,7 @@ PARAMETERS: dict[str, Parameter] = _rows(
     Parameter("period_end", "month", "2023-08", "last GRACE month used (YYYY-MM)", "§2", stage="data"),
     Parameter("month_step", "int", 1, "solve every k-th month only (after the noise calibration on all "
               "months); 1 = every month", "§2", stage="data", minimum=1, maximum=120),
-    Parameter("prior_period_start", "month", "2002-01", "first month of the prior RMS and R_sv", "§7",
-              stage="data"),
+    Parameter("prior_period_start", "month", "2002-01", "first month of the prior RMS and R_sv", "§7", stage="data"),
     Parameter("prior_period_end", "month", "2017-12", "last month of the prior RMS and R_sv", "§7", stage="data"),
     Parameter("region", "choice", "hma", "glacier region: a named set of parameter values (box, glacier prior, "
               "buffer, kernel) under the preset and under your own values (hma_mascon.glacier_regions.REGIONS)",
@@ -144,8 +142,8 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "CSR RL06: 2015-02 6.3, next 2004-09 3.0, median 1.0); none = keep every month (the paper). "
               "Only calibrated sigmas have the factor (not a synthetic directory's formal ones)", "§6",
               stage="data", minimum=1.0, maximum=1e6, nullable=True, presets={"paper": None, "diagonal": None}),
-    Parameter("sigma_degree_split", "int", 20, "degree from which six-term residuals count as noise "
-              "(hybrid and scaled-formal coefficient sigmas)", "§6", stage="data", minimum=2, maximum=96),
+    Parameter("sigma_degree_split", "int", 20, "degree from which six-term residuals count as noise (hybrid and "
+              "scaled-formal coefficient sigmas)", "§6", stage="data", minimum=2, maximum=96),
     Parameter("seed", "int", 20240101, "seed of the synthetic world (used when no data directory is given)",
               "§12", stage="data", minimum=0, maximum=2**32 - 1),
     # ----------------------------------------------------------------- geometry (§3)
@@ -153,8 +151,7 @@ PARAMETERS: dict[str, Parameter] = _rows(
               minimum=-180.0, maximum=360.0, unit="deg"),
     Parameter("altitude_km", "float", 450.0, "altitude H of the observation sphere above a_s [AMB-2]", "§3",
               minimum=100.0, maximum=1000.0, unit="km"),
-    Parameter("obs_step_deg", "float", 0.4, "observation grid spacing", "§3", minimum=0.05, maximum=5.0,
-              unit="deg"),
+    Parameter("obs_step_deg", "float", 0.4, "observation grid spacing", "§3", minimum=0.05, maximum=5.0, unit="deg"),
     Parameter("mascon_step_deg", "float", 0.5, "mascon cell size", "§3", minimum=0.05, maximum=5.0, unit="deg"),
     Parameter("mascon_buffer_deg", "float", 2.0, "extra ring of mascons around the box, excluded from every "
               "reported sum; it takes the signal from just outside (groundwater south of 26 N) that would "
@@ -193,10 +190,13 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "[m w.e./yr] spread on the RGI area, sigma_j^2 += (A_j/S_j * sd * std(t))^2, so a region whose "
               "prior rate is near zero (the Karakoram) is not clamped (issue 11, suspect 7; deviation; none: the "
               "prior's own sigma only, as the paper). Whole box, all months: a Karakoram loss of 2.0 Gt/yr under a "
-              "+0.5 prior comes back 71 % in its own cells and 93 % within 1 deg (11 % and 48 % without); on the "
-              "world whose priors are right HMA -19.7 -> -20.3 (truth -25.0), per-cell R^2 0.69 -> 0.65 (100 km)",
+              "+0.5 prior comes back 71 % in its own cells and 93 % within 1 deg (11 % and 48 % without)",
               "§7", stage="data", minimum=0.0, maximum=10.0, unit="m/yr", nullable=True,
               presets={"paper": None, "diagonal": None}),
+    Parameter("glacier_variability_sd_mwe", "float", None, "glacier prior: add the variance of a specific mass "
+              "variability about the trend of this RMS [m w.e.] on the RGI area, (A_j/S_j * sd)^2, to every calendar "
+              "month of R_sv and to the RMS of R_pre (none: the prior's own; a rate-only prior has no seasons)",
+              "§7", stage="data", minimum=0.0, maximum=10.0, unit="m", nullable=True),
     Parameter("prior_floor_m", "float", 0.01, "floor of the prior RMS [AMB-7]", "§7", minimum=1e-6,
               maximum=10.0, unit="m"),
     Parameter("prior_correlation_km", "float", 150.0, "multisource family: correlate the prior between cells, "

@@ -373,6 +373,30 @@ def with_rate_variability(component: PriorComponent, glacier_area_km2, cell_area
                    substitute=(component.substitute + "; " if component.substitute else "") + note)
 
 
+def with_variability(component: PriorComponent, glacier_area_km2, cell_area_m2, sd_mwe: float) -> PriorComponent:
+    r"""The glacier component with the variance of an unknown variability about the trend added.
+
+    .. math:: \sigma^2_j(c) \leftarrow \sigma^2_j(c) + \left(\frac{A_j}{S_j}\, s\right)^2 ,
+              \qquad \sigma_j^2 \leftarrow \sigma_j^2 + \left(\frac{A_j}{S_j}\, s\right)^2
+
+    for every calendar month c of the seasonal second moment (R_sv, METHODS.md §7) and for the RMS
+    (R_pre), with :math:`A_j` the RGI glacier area of cell j, :math:`S_j` its area and :math:`s` the
+    RMS of the specific mass about its trend [m w.e.] (seasons and interannual weather). A rate-only
+    glacier prior (Shean et al. 2020 on the real data, the ASTER-like windows in the synthetic world)
+    has no seasons, so the refined step sees the glacier cells with little more than the hydrology's
+    variance and books the glaciers' seasonal and interannual mass to the cells around them. The term
+    is the variability that much ice could have, as :func:`with_rate_variability` is for the trend.
+    """
+    frac = np.asarray(glacier_area_km2, float) * 1e6 / np.asarray(cell_area_m2, float)
+    extra2 = (frac * float(sd_mwe)) ** 2
+    seasonal = component.seasonal_second_moment
+    seasonal = (np.zeros((12, extra2.size)) if seasonal is None else np.nan_to_num(np.asarray(seasonal, float)))
+    note = f"+ variability {sd_mwe:g} m w.e. about the trend on the RGI area"
+    return replace(component, rms=np.sqrt(np.nan_to_num(np.asarray(component.rms, float)) ** 2 + extra2),
+                   seasonal_second_moment=seasonal + extra2[None, :], source=f"{component.source} {note}",
+                   substitute=(component.substitute + "; " if component.substitute else "") + note)
+
+
 def without_cells(component: PriorComponent, cells, why: str) -> PriorComponent:
     """``component`` with zero variance (RMS, seasonal second moment, rate) on ``cells`` (bool, (m,)):
     the floor of METHODS.md §7 acts there. ``why`` is appended to its ``substitute`` record."""

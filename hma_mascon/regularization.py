@@ -33,6 +33,7 @@ from .timeseries import decimal_year
 
 __all__ = [
     "CorrelatedPrecision",
+    "great_circle_km",
     "as_precision",
     "correlation_cholesky",
     "correlated_prior_precision",
@@ -294,7 +295,18 @@ def regularization_smoothness(grid, ridge=1e-6):
     return R
 
 
-def _great_circle_km(lat, lon, radius=R_MEAN):
+def great_circle_km(lat, lon, radius=R_MEAN):
+    """Great-circle distances [km] between all pairs of points (haversine) on a sphere of ``radius`` [m].
+
+    Parameters
+    ----------
+    lat, lon : array (m,)
+        Degrees.
+
+    Returns
+    -------
+    ndarray (m, m)
+    """
     phi = np.deg2rad(lat)
     lam = np.deg2rad(lon)
     dphi = phi[:, None] - phi[None, :]
@@ -324,7 +336,7 @@ def regularization_exponential(grid, correlation_length_km, sigma):
     sig = np.broadcast_to(np.asarray(sigma, float), lat.shape)
     if np.any(sig <= 0):
         raise ValueError("sigma must be positive")
-    C = np.exp(-_great_circle_km(lat, lon) / correlation_length_km) * np.outer(sig, sig)
+    C = np.exp(-great_circle_km(lat, lon) / correlation_length_km) * np.outer(sig, sig)
     cf = linalg.cho_factor(C, lower=True)
     R = linalg.cho_solve(cf, np.eye(lat.size))
     return 0.5 * (R + R.T)
@@ -415,7 +427,7 @@ def correlation_cholesky(grid, correlation_length_km, classes=None):
     if correlation_length_km <= 0:
         raise ValueError("correlation_length_km must be positive")
     lat, lon = np.asarray(grid.lat, float), np.asarray(grid.lon, float)
-    rho = np.exp(-_great_circle_km(lat, lon) / correlation_length_km)
+    rho = np.exp(-great_circle_km(lat, lon) / correlation_length_km)
     if classes is not None:
         classes = np.asarray(classes)
         if classes.shape != lat.shape:

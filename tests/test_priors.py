@@ -149,3 +149,27 @@ def test_rate_variability_unclamps_a_near_zero_prior_rate():
     assert extra[1] == pytest.approx(0.2 * 0.3 * 4.62, rel=0.01)  # 20 % ice, std of a 16-year monthly ramp 4.62 yr
     np.testing.assert_array_equal(with_rate_variability(comp, area_km2, cell, 0.0).rms, rms)
     assert "rate variability 0.3" in out.source and np.array_equal(out.rate, comp.rate)
+
+
+def test_variability_gives_a_rate_only_prior_seasons_on_its_ice():
+    """sigma^2(c) and sigma^2 both gain (A/S * sd)^2: a rate-only prior (no seasonal moment) gets the
+    same variance in every calendar month, a glacier-free cell keeps its variances, the rate is kept,
+    and a zero sd changes nothing."""
+    from hma_mascon.priors import PriorComponent, with_variability
+
+    rms = np.array([0.5, 1e-3, 0.2])
+    comp = PriorComponent("glacier", None, rms, None, source="test", rate=np.array([-0.1, 2e-4, 0.0]))
+    area_km2 = np.array([100.0, 500.0, 0.0])
+    cell = np.full(3, 2.5e9)
+    out = with_variability(comp, area_km2, cell, 0.5)
+    extra2 = (area_km2 * 1e6 / cell * 0.5) ** 2
+    np.testing.assert_allclose(out.rms ** 2, rms ** 2 + extra2)
+    assert out.seasonal_second_moment.shape == (12, 3)
+    np.testing.assert_allclose(out.seasonal_second_moment, np.broadcast_to(extra2, (12, 3)))
+    assert np.sqrt(out.seasonal_second_moment[0, 1]) == pytest.approx(0.2 * 0.5)  # 20 % ice x 0.5 m w.e.
+    assert out.rms[2] == rms[2] and np.all(out.seasonal_second_moment[:, 2] == 0)
+    seasonal = np.linspace(0.01, 0.12, 36).reshape(12, 3)
+    again = with_variability(PriorComponent("glacier", None, rms, seasonal, source="s"), area_km2, cell, 0.5)
+    np.testing.assert_allclose(again.seasonal_second_moment, seasonal + extra2)
+    np.testing.assert_array_equal(with_variability(comp, area_km2, cell, 0.0).rms, rms)
+    assert "variability 0.5 m w.e." in out.source and np.array_equal(out.rate, comp.rate)

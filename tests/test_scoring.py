@@ -316,3 +316,26 @@ def test_interannual_reading_names_the_stations_beyond_the_resolution():
                           index=["interannual r, NARROW", "interannual r, WIDE"])
     assert "0.70 (noise-free world)" in interannual_reading(tab, limits)
     assert interannual_reading(tab.loc[["LOW"]]) == ""
+    with_weather = limits.assign(**{"regional-weather world": [0.2, 0.9], "truth, regional-weather world": [0.9, 0.97]})
+    assert "0.70 (noise-free world)" in interannual_reading(tab, with_weather)  # another world is not a run here
+
+
+def test_weather_reading_says_where_shared_weather_brings_the_target_within_reach():
+    """The reading compares the regional-weather run with the default world station by station, names
+    where it meets the target, and where the truth over 4.5 deg keeps the target but the solve misses."""
+    from hma_mascon.reproduction import weather_reading
+
+    rows = ["HMA glacier trend [Gt/yr]", "per-cell glacier trend R², all glacier cells (806)",
+            "interannual r, NEAR", "interannual r, FAR", "truth over 4.5 deg: interannual r, NEAR",
+            "truth over 4.5 deg: interannual r, FAR", "targets met"]
+    tab = pd.DataFrame({"default world": [-19.7, 0.72, 0.3, 0.1, np.nan, np.nan, "7 of 14"],
+                        "regional-weather world": [-19.8, 0.71, 0.7, 0.2, np.nan, np.nan, "8 of 14"],
+                        "truth": [-25.0, 1.0, 0.9, 0.95, 0.5, -0.4, ""],
+                        "truth, regional-weather world": [-25.0, 1.0, 0.92, 0.9, 0.8, 0.85, ""]}, index=rows)
+    text = weather_reading(tab)
+    assert text.startswith("**Shared weather helps some stations.**")
+    assert "meets r >= 0.6 at NEAR and misses at FAR" in text
+    assert "At FAR the shared weather makes the truth averaged over 4.5° keep the target" in text
+    assert "NEAR 0.70 (truth 0.92, 0.80 over 4.5°; in the default world 0.30, truth 0.90, 0.50 over 4.5°)" in text
+    assert "HMA -19.80 against -19.70" in text and "8 of 14 against 7 of 14" in text
+    assert weather_reading(tab.drop(columns=["regional-weather world"])) == "" and weather_reading(None) == ""

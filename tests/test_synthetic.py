@@ -283,3 +283,60 @@ def test_low_noise_world_differs_by_the_noise_level_alone(world):
     assert len({cache_key(7), cache_key(7, noise=False), cache_key(7, noise="low")}) == 3
     with pytest.raises(ValueError, match="noise='loud'"):
         generate_world(seed=7, months=MONTHS, noise="loud")
+
+
+def test_regional_weather_world_shares_the_interannual_series_of_neighbouring_ranges(world):
+    """``interannual="regional"`` mixes the same draws so that ranges correlate as exp(-d / 500 km):
+    the mixing factor reproduces that correlation, the first range keeps its own series, two
+    neighbouring ranges' interannual series correlate as the kernel says (they hardly do in the
+    default world), and the world differs from the default in the glaciers alone (trends, seasons,
+    lakes, hydrology, priors unchanged); the metadata and cache key say so."""
+    from hma_mascon.regularization import great_circle_km
+    from hma_mascon.synthetic.glaciers import glacier_terms, range_weather_mixing
+    from hma_mascon.synthetic.world import cache_key, metadata
+
+    L = range_weather_mixing()
+    pts = np.array([np.mean(np.asarray(r[1], float), axis=0) for r in P.GLACIER_RANGES])
+    rho = np.exp(-great_circle_km(pts[:, 1], pts[:, 0]) / P.INTERANNUAL_CORRELATION_KM)
+    np.testing.assert_allclose(L @ L.T, rho, atol=1e-12)
+    assert L[0, 0] == 1.0 and np.all(np.triu(L, 1) == 0)
+
+    def series(mode):  # each range's interannual series (variability minus its season and oscillation)
+        rng_a, rng_t = (np.random.default_rng(s) for s in np.random.SeedSequence(3).spawn(2))
+        *_, specs = glacier_terms(rng_a, rng_t, mode)
+        t = np.linspace(2002.0, 2023.0, 600)
+        return t, {s["name"]: s for s in specs}
+
+    t, ind = series("independent")
+    _, reg = series("regional")
+    names = [r[0] for r in P.GLACIER_RANGES]
+    ts = P.TIENSHAN_OSCILLATION["ranges"]
+    pair = ("Central Himalaya", "Gangdise Mountains")  # neighbours, no Tien Shan oscillation
+    i, j = names.index(pair[0]), names.index(pair[1])
+    assert pair[0] not in ts and pair[1] not in ts
+
+    def iav(specs, name):  # the variability term minus its seasonal part (no oscillation here): v_r
+        s = specs[name]
+        tmax, tmin = P.SEASON_SHAPES[s["season"]]
+        return s["f_var"](t) - s["amplitude_gt"] * season_shape(t, tmax, tmin)
+
+    r_ind = np.corrcoef(iav(ind, pair[0]), iav(ind, pair[1]))[0, 1]
+    r_reg = np.corrcoef(iav(reg, pair[0]), iav(reg, pair[1]))[0, 1]
+    assert rho[i, j] > 0.5
+    assert r_reg > r_ind + 0.2 and r_reg > 0.3  # finite sums of sinusoids: the kernel's value only on average
+    np.testing.assert_allclose(iav(reg, names[0]), iav(ind, names[0]), rtol=1e-12, atol=1e-12)
+    for name in names:  # the trends are untouched
+        np.testing.assert_array_equal(reg[name]["f_trend"](t), ind[name]["f_trend"](t))
+
+    shared = generate_world(seed=7, months=MONTHS, interannual="regional")
+    assert shared.interannual == "regional" and world.interannual == "independent"
+    for name in ("lake", "hydrology", "gia"):
+        np.testing.assert_array_equal(shared.truth[name].values, world.truth[name].values)
+    assert not np.allclose(shared.truth["glacier"].values, world.truth["glacier"].values)
+    for rel in ("lakes/lake_storage_0.5deg.nc", "hydrology/wghm_tws_0.5deg.nc"):
+        np.testing.assert_array_equal(shared.products[rel]["lwe_thickness"].values,
+                                      world.products[rel]["lwe_thickness"].values)
+    assert metadata(7, interannual="regional")["interannual"] == "regional" and "interannual" not in metadata(7)
+    assert cache_key(7) != cache_key(7, interannual="regional")
+    with pytest.raises(ValueError, match="interannual_mode='weekly'"):
+        generate_world(seed=7, months=2, interannual="weekly")

@@ -75,6 +75,7 @@ from .closed_loop import (
                       read_noise_spectra,
                       read_scenario_scores,
                       scenario_reading,
+                      weather_reading,
 )
 from .ledger import (
                       committed_ledger_comparison,
@@ -98,7 +99,7 @@ __all__ = [
     "aster_reference", "table2", "table3", "insitu_curves", "station_cells", "ablation_table", "ablation_soil_moisture_share",
     "regional_trend_table", "cell_trend_skill", "regional_damping", "max_cell_trends", "table4", "trend_field", "soil_moisture_trend_table",
     "paper_numbers_from_solution", "ledger_table", "read_committed_ledgers", "read_configuration_scores", "read_limit_scores", "limits_reading", "read_scenario_scores", "scenario_reading", "read_sensitivity",
-    "read_noise_spectra", "noise_ratios", "noise_reading", "interannual_reading",
+    "read_noise_spectra", "noise_ratios", "noise_reading", "interannual_reading", "weather_reading",
     "committed_ledger_comparison", "compare_centres", "read_centre_comparison", "CENTRE_PERIOD",
     "TABLE2_PERIOD", "TABLE3_PERIODS", "TABLE4_LITERATURE", "MAX_CELL_GROUPS", "PAPER_PERIOD", "ABLATION_YEARS",
 ]

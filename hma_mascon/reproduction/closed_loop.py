@@ -5,8 +5,9 @@ synthetic truth) with a ``.json`` sidecar of its settings, and read here for cha
 :func:`read_configuration_scores` (``score_configurations.py``), :func:`read_limit_scores`
 (``score_limits.py``), :func:`read_scenario_scores` (``score_scenarios.py``) and
 :func:`read_noise_spectra` (``noise_spectra.py``, real GRACE beside the synthetic world).
-:func:`limits_reading`, :func:`scenario_reading`, :func:`noise_reading` and :func:`interannual_reading`
-(of :func:`hma_mascon.scoring.interannual_scales`, computed on the book's solve) turn a table into the
+:func:`limits_reading`, :func:`scenario_reading`, :func:`noise_reading`, :func:`interannual_reading`
+(of :func:`hma_mascon.scoring.interannual_scales`, computed on the book's solve) and
+:func:`weather_reading` (the regional-weather world of the limits table) turn a table into the
 sentences the book prints, so that the prose follows the committed numbers (and says on which side
 of a target they fall) instead of quoting numbers that a re-measurement leaves behind.
 
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["read_configuration_scores", "read_limit_scores", "read_scenario_scores", "read_noise_spectra",
-           "limits_reading", "scenario_reading", "noise_ratios", "noise_reading", "interannual_reading"]
+           "limits_reading", "scenario_reading", "noise_ratios", "noise_reading", "interannual_reading",
+           "weather_reading"]
 
 
 def read_scenario_scores(directory):
@@ -307,7 +309,8 @@ def interannual_reading(scales: pd.DataFrame, limits: pd.DataFrame | None = None
         rows = [] if lim is None else [r for r in lim.index
                                        if str(r).startswith("interannual r") and str(r).endswith(str(st))]
         if rows:
-            runs = lim.loc[rows[0]].drop(labels=["truth"], errors="ignore").dropna()
+            runs = lim.loc[rows[0]].drop(labels=[c for c in lim.columns if str(c).startswith("truth")
+                                                 or str(c) == WEATHER_RUN]).dropna()
             if not runs.empty:
                 txt += f"; the best of the closed-loop runs above: {runs.max():.2f} ({runs.idxmax()})"
         out.append(txt + ".")
@@ -327,6 +330,59 @@ def interannual_reading(scales: pd.DataFrame, limits: pd.DataFrame | None = None
         verdict.append(f"At {', '.join(within)} the truth keeps the target over {last}: the miss is the "
                        "solve's, and the closed-loop runs show how much the noise and its regularization take.")
     return "\n\n".join(["- " + o for o in out] + [" ".join(verdict)])
+
+
+#: the run of ``closed_loop_limits.csv`` on the world whose ranges share their interannual weather,
+#: and its truth column (``scripts/score_limits.py``)
+WEATHER_RUN, WEATHER_TRUTH = "regional-weather world", "truth, regional-weather world"
+#: the rows of the truth columns that hold the truth averaged over 4.5 deg (``scripts/score_limits.py``)
+WIDE_ROW = "truth over 4.5 deg: interannual r, "
+
+
+def weather_reading(table: pd.DataFrame | None, target: float = 0.6, ceiling: float = 0.85) -> str:
+    """Markdown reading the regional-weather run of a :func:`read_limit_scores` table ("" without it).
+
+    It compares the default preset on the world whose ranges share their interannual weather with the
+    default world, station by station where that world's truth reaches ``ceiling``, and says whether
+    the rest of the scores (HMA, the cells) moved: the weather is the one difference between the worlds.
+    """
+    if table is None or not {WEATHER_RUN, WEATHER_TRUTH, "default world", "truth"} <= set(table.columns):
+        return ""
+    num = table.apply(pd.to_numeric, errors="coerce")
+    stations = [str(r).removeprefix("interannual r, ") for r in num.index if str(r).startswith("interannual r, ")]
+    parts, met, missed = [], [], []
+    wide = {st: (_metric(num, WEATHER_TRUTH, f"{WIDE_ROW}{st}"), _metric(num, "truth", f"{WIDE_ROW}{st}"))
+            for st in stations}
+    for st in stations:
+        row = f"interannual r, {st}"
+        truth_w = num.loc[row, WEATHER_TRUTH]
+        over = (f", {wide[st][0]:.2f} over 4.5°" if np.isfinite(wide[st][0]) else "")
+        parts.append(f"{st} {num.loc[row, WEATHER_RUN]:.2f} (truth {truth_w:.2f}{over}; in the default world "
+                     f"{num.loc[row, 'default world']:.2f}, truth {num.loc[row, 'truth']:.2f}"
+                     + (f", {wide[st][1]:.2f} over 4.5°)" if np.isfinite(wide[st][1]) else ")"))
+        if truth_w >= ceiling:
+            (met if num.loc[row, WEATHER_RUN] >= target else missed).append(st)
+    reach = [st for st in missed if wide[st][0] >= target]  # the truth keeps the target at GRACE's scale
+
+    def other(prefix):
+        return (f"{_metric(num, WEATHER_RUN, prefix):.2f} against {_metric(num, 'default world', prefix):.2f}")
+
+    text = ("**With shared weather the stations come within reach.** " if met and not missed else
+            "**Shared weather helps some stations.** " if met else "**Shared weather does not rescue the stations.** ")
+    text += ("On the world whose ranges share their interannual weather (correlation exp(-d / 500 km) between "
+             "the ranges, the same draws otherwise), the default preset's interannual r is " + "; ".join(parts) + ".")
+    if met:
+        text += f" It meets r >= {target:g} at {', '.join(met)}"
+        text += f" and misses at {', '.join(missed)}." if missed else "."
+    elif missed:
+        text += f" It misses r >= {target:g} at {', '.join(missed)}."
+    if reach:
+        text += (f" At {', '.join(reach)} the shared weather makes the truth averaged over 4.5° keep the target, "
+                 "so there the miss is the solve's, not the world's.")
+    text += (f" The rest barely depends on the weather: HMA {other('HMA glacier trend')} Gt/yr, per-cell R² "
+             f"{other('per-cell glacier trend R², all')} (all glacier cells); targets met "
+             f"{table.loc['targets met', WEATHER_RUN]} against {table.loc['targets met', 'default world']}.")
+    return text
 
 
 def _read_scores(directory, name: str, index: str, what: str, drop: tuple):

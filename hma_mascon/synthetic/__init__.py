@@ -29,16 +29,18 @@ def _run(args) -> int:
     t0 = time.perf_counter()
     check_world_target(args.out, force=args.force)  # refuse before the minutes of generation
     noise = False if args.no_noise else "low" if args.low_noise else True
-    world = generate_world(seed=args.seed, scenario=args.scenario, noise=noise)
+    world = generate_world(seed=args.seed, scenario=args.scenario, noise=noise, interannual=args.interannual)
     out = write_world(world, args.out, force=args.force)
     what = (f"seed {args.seed}" + (f", scenario {args.scenario}" if args.scenario else "")
-            + (", no coefficient noise" if args.no_noise else ", generator 1.1.0's low noise level" if args.low_noise else ""))
+            + (", no coefficient noise" if args.no_noise else ", generator 1.1.0's low noise level" if args.low_noise else "")
+            + (f", {args.interannual} interannual weather" if args.interannual != "independent" else ""))
     print(f"synthetic world ({what}) written to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def register_cli(subparsers) -> None:
-    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise | --low-noise]``."""
+    """Add ``hma-mascon synthetic --out DIR [--seed N] [--force] [--scenario NAME] [--no-noise | --low-noise]
+    [--interannual regional]``."""
     p = subparsers.add_parser("synthetic", help="write the synthetic High Mountain Asia data directory")
     p.add_argument("--out", required=True, help="output data directory")
     p.add_argument("--force", action="store_true",
@@ -47,6 +49,9 @@ def register_cli(subparsers) -> None:
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default=None,
                    help="wrong-prior scenario: the truth departs from the priors (" +
                         "; ".join(f"{k}: {v['doc']}" for k, v in SCENARIOS.items()) + ")")
+    p.add_argument("--interannual", choices=["independent", "regional"], default="independent",
+                   help="the glaciers' interannual weather: each range its own series (independent, the default "
+                        "world) or shared by neighbouring ranges, correlated as exp(-d / 500 km) (regional)")
     level = p.add_mutually_exclusive_group()
     level.add_argument("--no-noise", action="store_true",
                        help="no coefficient noise in the GSM files (the same truth, priors and stated sigmas): what "

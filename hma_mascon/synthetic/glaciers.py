@@ -10,7 +10,9 @@ cell. Its mass change is a sum of (fixed pattern x time series) terms, in Gt:
 with :math:`p^{area}_r` the area share of each cell, :math:`p^{trend}_r` the area share times a
 lognormal factor (renormalised, so the regional trend is exact), :math:`A_r = a_r\\,\\mathrm{area}_r`
 the specific half-range times the area (1 m w.e. over 1 km2 = 1e-3 Gt), :math:`s` the seasonal shape
-(:func:`season_shape`) and :math:`v_r` interannual sinusoids (:func:`interannual`). Written by hand
+(:func:`season_shape`) and :math:`v_r` interannual sinusoids (:func:`interannual`). In the default
+world every range has its own :math:`v_r`, independent of its neighbours'; the ``"regional"`` world
+(:func:`glacier_terms`) mixes them so that neighbouring ranges share their weather. Written by hand
 (numpy); nothing here needs a library.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import parameters as P
+from ..regularization import great_circle_km
 from .grids import cell_area_m2, product_axes
 from .regions import range_index_map
 
@@ -82,8 +85,35 @@ def glacier_area(rng: np.random.Generator):
     return out, idx
 
 
-def glacier_terms(rng_area, rng_time):
+#: the interannual modes of :func:`glacier_terms`
+INTERANNUAL_MODES = ("independent", "regional")
+
+
+def range_weather_mixing(length_km: float = P.INTERANNUAL_CORRELATION_KM, ranges=P.GLACIER_RANGES) -> np.ndarray:
+    r"""Lower-triangular L with L L^T = ρ, :math:`ρ_{rs} = \exp(-d_{rs}/L)` between the ranges.
+
+    :math:`d_{rs}` is the great-circle distance between the mean points of the centre lines of ranges r
+    and s. The exponential of great-circle distance is positive definite on the sphere (Gneiting 2013),
+    so the Cholesky factor exists. Mixing independent unit-RMS series u with L, :math:`v = L u`, gives
+    series of unit variance that correlate as ρ; the first range keeps its own series (L_00 = 1).
+    """
+    pts = np.array([np.mean(np.asarray(line, float), axis=0) for _, line, *_ in ranges])  # (lon, lat)
+    rho = np.exp(-great_circle_km(pts[:, 1], pts[:, 0]) / float(length_km))
+    return np.linalg.cholesky(rho)
+
+
+def glacier_terms(rng_area, rng_time, interannual_mode: str = "independent"):
     """Glacier model: area map and (pattern [Gt per cell], time function) terms per range.
+
+    Parameters
+    ----------
+    rng_area, rng_time : numpy.random.Generator
+    interannual_mode : {"independent", "regional"}
+        ``"independent"`` (the default world): each range's interannual series :math:`v_r` is its own.
+        ``"regional"``: the same draws mixed by :func:`range_weather_mixing`, so that ranges share
+        their weather (correlation exp(-d / 500 km)), and the Tien Shan ranges share the phase of their
+        quasi-5-year oscillation. Every random draw is the same in both modes, so the two worlds differ
+        by the correlation alone.
 
     Returns
     -------
@@ -92,26 +122,37 @@ def glacier_terms(rng_area, rng_time):
     terms : list of dict(name, range, kind, pattern_gt, func)
     specs : list of dict per range (trend, amplitude_gt, season, interannual params)
     """
+    if interannual_mode not in INTERANNUAL_MODES:
+        raise ValueError(f"interannual_mode={interannual_mode!r}: choose one of {INTERANNUAL_MODES}")
     area, idx = glacier_area(rng_area)
-    terms, specs = [], []
     ts = P.TIENSHAN_OSCILLATION
-    for k, (name, _line, _hw, total, trend, season, half, iav) in enumerate(P.GLACIER_RANGES):
-        share = np.where(idx == k, area, 0.0) / total
+    draws = []  # the draws, in the order of generator 1.2.0 (per range: trend texture, sinusoids, phase)
+    for k, (name, *_r) in enumerate(P.GLACIER_RANGES):
         fac = np.where(idx == k, rng_area.lognormal(0.0, P.TREND_TEXTURE_SIGMA, size=area.shape), 0.0)
+        draws.append((fac, interannual_params(rng_time), rng_time.uniform(0, 2 * np.pi)))
+    mixing = (range_weather_mixing() if interannual_mode == "regional" else np.eye(len(draws)))
+    if interannual_mode == "regional":
+        shared = next(d[2] for (n, *_r), d in zip(P.GLACIER_RANGES, draws) if n in ts["ranges"])
+        draws = [(f, q, shared if n in ts["ranges"] else ph) for (n, *_r), (f, q, ph) in zip(P.GLACIER_RANGES, draws)]
+    all_params = [d[1] for d in draws]
+    terms, specs = [], []
+    for k, (name, _line, _hw, total, trend, season, half, iav) in enumerate(P.GLACIER_RANGES):
+        fac, params, osc_phase = draws[k]
+        share = np.where(idx == k, area, 0.0) / total
         tshare = share * fac / np.sum(share * fac)
-        params = interannual_params(rng_time)
         amp = half * total * GT_PER_MWE_KM2
         iav_gt = iav * total * GT_PER_MWE_KM2
         osc = ts["amplitude"] * total * GT_PER_MWE_KM2 if name in ts["ranges"] else 0.0
-        osc_phase = rng_time.uniform(0, 2 * np.pi)
         tmax, tmin = P.SEASON_SHAPES[season]
+        weights = [(mixing[k, j], all_params[j]) for j in range(k + 1) if mixing[k, j] != 0.0]
 
         def f_trend(t, trend=trend):
             return trend * (np.asarray(t, float) - P.T_REF)
 
-        def f_var(t, amp=amp, iav_gt=iav_gt, osc=osc, ph=osc_phase, params=params, tmax=tmax, tmin=tmin):
+        def f_var(t, amp=amp, iav_gt=iav_gt, osc=osc, ph=osc_phase, weights=weights, tmax=tmax, tmin=tmin):
             t = np.asarray(t, float)
-            return (amp * season_shape(t, tmax, tmin) + iav_gt * interannual(t, params)
+            v = sum(w * interannual(t, q) for w, q in weights)
+            return (amp * season_shape(t, tmax, tmin) + iav_gt * v
                     + osc * np.sin(2 * np.pi * t / ts["period"] + ph))
 
         terms.append(dict(name=f"glacier trend {name}", component="glacier", pattern_gt=tshare, func=f_trend))

@@ -128,6 +128,11 @@ INTERANNUAL_PERIODS = (2.0, 8.0)
 TIENSHAN_OSCILLATION = {"period": 5.0, "amplitude": 0.30,
                         "ranges": ["Central Tien Shan", "Northern/Western Tien Shan", "Eastern Tien Shan",
                                    "Dzhungarsky Alatau"]}
+#: Shared weather of the ``interannual="regional"`` world (:func:`glaciers.glacier_terms`): the
+#: interannual series of two ranges correlate as exp(-d / L), d the great-circle distance between the
+#: mean points of their centre lines [km]. Mass balances of glaciers some hundreds of km apart correlate
+#: (Letreguilly & Reynaud 1989; Cogley & Adams 1998); L is a round value of that order, not a fit.
+INTERANNUAL_CORRELATION_KM = 500.0
 #: Acceptance ranges of the regional truth (Gt/yr) checked by the tests.
 ACCEPT_HMA_TREND = (-28.0, -22.0)
 

@@ -75,6 +75,8 @@ class World:
     #: True: at the real noise level (the default); "low": at generator 1.1.0's level, a third of it;
     #: False: without coefficient noise (:func:`generate_world`)
     noise: bool | str = True
+    #: "independent" (the default: each range its own interannual series) or "regional" (:func:`generate_world`)
+    interannual: str = "independent"
 
 
 def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset:
@@ -90,7 +92,8 @@ def _cf_grid(name, data_cm, time, lat, lon, long_name, extra=None) -> xr.Dataset
     return ds
 
 
-def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = True, scenario: str | None = None) -> World:
+def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = True, scenario: str | None = None,
+                   interannual: str = "independent") -> World:
     """Generate the synthetic world in memory.
 
     Parameters
@@ -118,6 +121,11 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
         the one its glacier prior carries (the departure is one more glacier term, ``sub="scenario"``,
         left out of the prior and written to ``truth.nc`` as ``scenario``). Every random stream is
         the same as without it, so the two worlds differ by that term alone.
+    interannual : {"independent", "regional"}
+        The glaciers' interannual weather (:func:`.glaciers.glacier_terms`). ``"independent"`` (the
+        default world): every range has its own series. ``"regional"``: the same draws mixed so that
+        ranges correlate as exp(-d / :data:`parameters.INTERANNUAL_CORRELATION_KM`), as the balances of
+        neighbouring real ranges do; the priors carry no interannual glacier signal in either world.
     """
     if scenario is not None and scenario not in P.SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: unknown; choose one of {sorted(P.SCENARIOS)}")
@@ -132,7 +140,7 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
     area_m2 = cell_area_m2(lat)[:, None] * np.ones(lon.size)
     LA, LO = np.meshgrid(lat, lon, indexing="ij")
 
-    area_km2, idx, gterms, specs = glacier_terms(rngs["area"], rngs["glacier_time"])
+    area_km2, idx, gterms, specs = glacier_terms(rngs["area"], rngs["glacier_time"], interannual)
     lterms, lake_cells = lake_terms(rngs["lakes"])
     hterms = hydrology_terms(rngs["hydrology"])
     block_terms = gterms + lterms
@@ -318,12 +326,13 @@ def generate_world(seed: int = P.DEFAULT_SEED, months=None, noise: bool | str = 
     world = World(seed=int(seed), months=mdf, truth=truth, stokes=stokes, stokes_clean=clean, gia_stokes=gia_stokes,
                   products=products, glacier_area=garea, regions=region_polygons(), insitu=insitu,
                   links=station_links(), tn13=tn13, tn14=tn14, range_specs=specs, lakes=lake_cells, scenario=scenario,
-                  noise=noise if noise == "low" else bool(noise))
+                  noise=noise if noise == "low" else bool(noise), interannual=interannual)
     world.timing = {"analysis_s": t_an - t_start, "generate_s": _time.perf_counter() - t_start}
     return world
 
 
-def metadata(seed: int, scenario: str | None = None, noise: bool | str = True) -> dict:
+def metadata(seed: int, scenario: str | None = None, noise: bool | str = True,
+             interannual: str = "independent") -> dict:
     """Content of ``hma_synthetic.json`` without the generation time (what the cache key hashes); a
     noise-free world says ``"noise": false`` and one at generator 1.1.0's noise level ``"noise": "low"``
     (the default, at the real noise level, has no ``"noise"``)."""
@@ -336,12 +345,16 @@ def metadata(seed: int, scenario: str | None = None, noise: bool | str = True) -
         meta["noise"] = "low"
     elif not noise:
         meta["noise"] = False
+    if interannual != "independent":
+        meta["interannual"] = interannual
     return meta
 
 
-def cache_key(seed: int, scenario: str | None = None, noise: bool | str = True) -> str:
-    """Hash of (seed, parameters, generator version, scenario, noise) -- the package version is not part of it."""
-    meta = metadata(seed, scenario, noise)
+def cache_key(seed: int, scenario: str | None = None, noise: bool | str = True,
+              interannual: str = "independent") -> str:
+    """Hash of (seed, parameters, generator version, scenario, noise, interannual mode) -- the package
+    version is not part of it."""
+    meta = metadata(seed, scenario, noise, interannual)
     meta.pop("package_version")
     return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -453,7 +466,7 @@ def _write_world_files(world: World, out: Path) -> Path:
     for wid, df in world.insitu.items():
         df.to_csv(wd / f"mbdata_WGMS-{wid:05d}.csv", index=False)
     world.links.to_csv(wd / "rgi_wgms_links_20220112_HMA4.csv", index=False)
-    meta = metadata(world.seed, world.scenario, world.noise)
+    meta = metadata(world.seed, world.scenario, world.noise, world.interannual)
     meta["months"] = world.months["month"].tolist()
     meta["generated"] = pd.Timestamp.now("UTC").isoformat()
     meta["timing_s"] = dict(world.timing, write_s=_time.perf_counter() - t0)
@@ -470,21 +483,24 @@ def default_cache_root() -> Path:
 
 
 def ensure_synthetic_data_dir(seed: int = P.DEFAULT_SEED, cache_dir=None, scenario: str | None = None,
-                              noise: bool | str = True) -> Path:
+                              noise: bool | str = True, interannual: str = "independent") -> Path:
     """Directory of the synthetic world for ``seed`` (and wrong-prior ``scenario``, and without
-    coefficient noise if ``noise`` is false, at generator 1.1.0's low noise level if ``"low"``, see
-    :func:`generate_world`), generated if missing (never
-    stale: the name carries the hash of seed, parameters, generator version, scenario and noise;
-    written to a temporary directory and renamed atomically)."""
+    coefficient noise if ``noise`` is false, at generator 1.1.0's low noise level if ``"low"``, with
+    regionally shared interannual weather if ``interannual="regional"``, see :func:`generate_world`),
+    generated if missing (never stale: the name carries the hash of seed, parameters, generator
+    version, scenario, noise and interannual mode; written to a temporary directory and renamed
+    atomically)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-    name = f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "") + ("-low-noise" if noise == "low" else "" if noise else "-noise-free")
-    target = root / f"{name}-{cache_key(seed, scenario, noise)}"
+    name = (f"synthetic-{int(seed)}" + (f"-{scenario}" if scenario else "")
+            + ("-low-noise" if noise == "low" else "" if noise else "-noise-free")
+            + ("" if interannual == "independent" else f"-{interannual}-weather"))
+    target = root / f"{name}-{cache_key(seed, scenario, noise, interannual)}"
     if (target / "hma_synthetic.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-synthetic-", dir=root))
     try:
-        world = generate_world(seed, scenario=scenario, noise=noise)
+        world = generate_world(seed, scenario=scenario, noise=noise, interannual=interannual)
         with deferred_interrupt(f"the write of {tmp}"):  # netCDF/HDF5 deadlock when interrupted mid-write
             _write_world_files(world, tmp)
         try:
