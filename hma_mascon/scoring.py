@@ -62,6 +62,16 @@ def box_total_trend(sol, cells) -> float:
     return float(np.nansum((rate * area)[cells]) * 1e3 / 1e12)  # m3 water/yr -> Gt/yr
 
 
+def _seasons_and_weather(sol, cells) -> tuple[float, float]:
+    """Annual amplitude and RMS six-term residual [Gt] of ``lwe_thickness`` summed over ``cells``
+    (boolean, flattened grid): the seasons and the weather (plus noise) of a region's total mass."""
+    x = np.asarray(sol["lwe_thickness"].transpose("time", "lat", "lon").values, float).reshape(sol.sizes["time"], -1)
+    area = np.asarray(sol["cell_area"].values, float).ravel()
+    gt = np.nansum(x[:, cells] / 100.0 * area[cells], axis=1) * RHO_WATER / 1e12  # cm -> m3 water -> Gt
+    fit = fit_harmonic_trend(sol["time"].values, gt)
+    return float(np.hypot(fit.coef[2], fit.coef[3])), float(np.sqrt(np.nanmean(fit.residuals**2)))
+
+
 def _row(metric, ours, truth, target, passed, unit=""):
     return {"metric": metric, "ours": float(ours), "truth": float(truth), "unit": unit, "target": target,
             "passed": bool(passed) if passed is not None else None}
@@ -128,6 +138,10 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
                      cell_trend_skill(b_hat[glacier], b[glacier]) >= 0.6))
     rows.append(_row(f"per-cell glacier trend R², 10 % largest true loss ({top.sum()})",
                      cell_trend_skill(b_hat[top], b[top]), 1.0, ">= 0.7", cell_trend_skill(b_hat[top], b[top]) >= 0.7))
+
+    for k, (o, t) in enumerate(zip(_seasons_and_weather(sol, glacier), _seasons_and_weather(tsol, glacier))):
+        rows.append(_row("glacier cells' total mass, " + ("annual amplitude" if k == 0 else
+                         "RMS about its six-term fit (weather and noise)"), o, t, "information", None, "Gt"))
 
     t2o, t2t = table2(sol, ctx), table2(tsol, ctx)
     for k in ("slope", "r2"):

@@ -89,7 +89,8 @@ RUNS = {
 SCORE_ROWS = ["HMA glacier trend", "  HMA scaled by the resolution gain", "box total-mass trend",
               "per-cell glacier trend R², all", "per-cell glacier trend R², 10 %", "largest cell loss, Himalaya",
               "largest cell loss, Nyainqentanglha", "largest cell loss, Tien Shan", "interannual r, YALA",
-              "interannual r, TS", "interannual r, AKSHIYRAK", "cells whose 95 % trend bounds",
+              "interannual r, TS", "interannual r, AKSHIYRAK", "glacier cells' total mass, annual",
+              "glacier cells' total mass, RMS", "cells whose 95 % trend bounds",
               "median half-width / median actual error"]
 
 
