@@ -21,7 +21,9 @@ default all months), scored against its world's truth with :func:`hma_mascon.sco
   specific mass variability about its trend on the RGI area (``glacier_variability_sd_mwe``,
   :func:`hma_mascon.priors.with_variability`): a rate-only glacier prior has no seasons or weather, so
   the refined step sees the glacier cells with little more than the hydrology's variance;
-* ``regional-weather world``: the same world with the glaciers' interannual series shared by
+* ``default world, one alpha per system``: one α per eigensystem and step instead of one per month, so
+  that month-to-month swings of α cannot make interannual variation (issue 11, suspect 3);
+* ``regional-weather world`` (and with ``sigma0^2 = 0.25``): the same world with the glaciers' interannual series shared by
   neighbouring ranges (``generate_world(interannual="regional")``, correlation exp(-d / 500 km)), as
   real balances are, where the default world gives every range its own: whether the stations'
   interannual r misses because of the method or because of a world whose weather is narrower than
@@ -81,8 +83,12 @@ RUNS = {
                                                       "the glacier prior given seasons and weather on its ice"),
     "default world, glacier variability 1 m w.e.": (True, {"glacier_variability_sd_mwe": 1.0},
                                                     "the same, twice the RMS"),
+    "default world, one alpha per system": (True, {"alpha_per": "system"},
+                                            "no month-to-month swings of alpha (issue 11, suspect 3)"),
     "regional-weather world": ({"interannual": "regional"}, {},
                                "the glaciers' interannual weather shared by neighbouring ranges (exp(-d / 500 km))"),
+    "regional-weather world, sigma0^2 = 0.25": ({"interannual": "regional"}, {"sigma0_sq": 0.25},
+                                                "the same, alpha for half the stated noise"),
 }
 
 #: score_solution rows carried into the table (prefix match: the 10 % row names its cell count)

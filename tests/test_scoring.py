@@ -200,6 +200,12 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
             assert "By the count of targets the smaller α is better" in limits_reading(counted)
             counted.loc["targets met", "default world, sigma0^2 = 0.25"] = "0 of 14"
             assert "By the count of targets" not in limits_reading(counted)
+        seasons = [c for c in table.columns if c.startswith("default world, glacier variability")]
+        if seasons:  # the headline follows the glacier cells' amplitude and noise, not a fixed sentence
+            assert "**Seasons on the ice" in text and "stays off by default" in text
+            quiet = table.copy()
+            quiet.loc[[r for r in table.index if r.startswith("glacier cells' total mass, RMS")], seasons] = 0.0
+            assert "and the noise with them" not in limits_reading(quiet)
     assert read_limit_scores(tmp_path) is None
     if got is not None and "low-noise world" in table.columns:
         assert "low noise" in text and "generator 1.1.0" in text

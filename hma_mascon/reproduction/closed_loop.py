@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..params import PARAMETERS
+
 __all__ = ["read_configuration_scores", "read_limit_scores", "read_scenario_scores", "read_noise_spectra",
            "limits_reading", "scenario_reading", "noise_ratios", "noise_reading", "interannual_reading",
            "weather_reading"]
@@ -201,8 +203,43 @@ def limits_reading(table: pd.DataFrame) -> str:
             f"default preset gives {run_text(low)}; at the real noise level (the default world since generator "
             f"1.2.0): {run_text(base)}; truth HMA {get('truth', hma):.1f}, box "
             f"{get('truth', 'box total-mass trend'):.1f}, Tien Shan {get('truth', ts):.1f}.")
+    steady = "default world, one alpha per system"
+    if has(base, steady, "truth"):
+        calmer = sum(get(steady, f"interannual r, {s}") > get(base, f"interannual r, {s}") for s in ("YALA", "TS", "AKSHIYRAK"))
+        out.append(
+            ("**The month-to-month swings of α are not what blurs the stations.** " if calmer < 2 else
+             "**Steadier α helps the stations.** ")
+            + f"With one α per eigensystem and step instead of one per month (`alpha_per=\"system\"`), r at the "
+            f"stations is {stations(steady)} against the default's {stations(base)}; HMA {get(steady, hma):.1f} "
+            f"Gt/yr, R² {cells(steady)} ({table.loc['targets met', steady]} targets, the default "
+            f"{table.loc['targets met', base]}).")
+    seasons = [r for r in num.columns if str(r).startswith("default world, glacier variability")]
+    if has(base, "truth") and seasons:
+        amp, rest = "glacier cells' total mass, annual", "glacier cells' total mass, RMS"
+
+        def season_text(r):
+            return (f"annual amplitude {get(r, amp):.0f} Gt, RMS about the fit {get(r, rest):.1f} Gt, HMA "
+                    f"{get(r, hma):.1f} Gt/yr, R² {cells(r)}, Tien Shan {get(r, ts):.1f} cm/yr, r at the stations "
+                    f"{stations(r)}, {table.loc['targets met', r]} targets")
+
+        louder = all(get(r, amp) > get(base, amp) for r in seasons)
+        noisier = all(get(r, rest) > get(base, rest) for r in seasons)
+        helps = any(all(get(r, f"interannual r, {s}") >= 0.6 for s in ("YALA", "TS", "AKSHIYRAK")) for r in seasons)
+        out.append(
+            ("**Seasons on the ice bring the seasons back, and the noise with them.** " if louder and noisier
+             else "**Seasons on the ice.** ")
+            + "A rate-only glacier prior has no seasonal or interannual variance, so the refined step sees a "
+            "glacier cell with little more than the hydrology's variance. Giving the glacier prior the variance "
+            "of a specific mass variability about its trend on the RGI area (`glacier_variability_sd_mwe`): "
+            + "; ".join(f"{r.split(', ')[1]}: {season_text(r)}" for r in seasons)
+            + f"; the default: {season_text(base)}; the truth: annual amplitude {get('truth', amp):.0f} Gt, RMS "
+            f"{get('truth', rest):.1f} Gt. "
+            + ("The stations' r does not follow: what the glacier cells gain in variance is mostly noise. "
+               if not helps else "")
+            + ("The option stays off by default." if PARAMETERS["glacier_variability_sd_mwe"].default is None else
+               f"The default sets {PARAMETERS['glacier_variability_sd_mwe'].default:g} m w.e."))
     scaled = "HMA scaled by the resolution gain"
-    sane = [c for c in num.columns if c != "truth" and np.isfinite(get(c, scaled)) and get(c, r2) > 0]
+    sane = [c for c in num.columns if not str(c).startswith("truth") and np.isfinite(get(c, scaled)) and get(c, r2) > 0]
     if sane and "truth" in num.columns:
         rel = [abs(get(c, scaled) / get("truth", hma) - 1) for c in sane]
         raw = [get(c, hma) / get("truth", hma) for c in sane]
@@ -310,7 +347,7 @@ def interannual_reading(scales: pd.DataFrame, limits: pd.DataFrame | None = None
                                        if str(r).startswith("interannual r") and str(r).endswith(str(st))]
         if rows:
             runs = lim.loc[rows[0]].drop(labels=[c for c in lim.columns if str(c).startswith("truth")
-                                                 or str(c) == WEATHER_RUN]).dropna()
+                                                 or str(c).startswith(WEATHER_RUN)]).dropna()
             if not runs.empty:
                 txt += f"; the best of the closed-loop runs above: {runs.max():.2f} ({runs.idxmax()})"
         out.append(txt + ".")
@@ -379,6 +416,11 @@ def weather_reading(table: pd.DataFrame | None, target: float = 0.6, ceiling: fl
     if reach:
         text += (f" At {', '.join(reach)} the shared weather makes the truth averaged over 4.5° keep the target, "
                  "so there the miss is the solve's, not the world's.")
+    half = f"{WEATHER_RUN}, sigma0^2 = 0.25"
+    if half in num.columns:
+        text += (" With the α for half the stated noise (`sigma0_sq=0.25`) the same world gives "
+                 + ", ".join(f"{st} {num.loc[f'interannual r, {st}', half]:.2f}" for st in stations)
+                 + f" ({table.loc['targets met', half]} targets).")
     text += (f" The rest barely depends on the weather: HMA {other('HMA glacier trend')} Gt/yr, per-cell R² "
              f"{other('per-cell glacier trend R², all')} (all glacier cells); targets met "
              f"{table.loc['targets met', WEATHER_RUN]} against {table.loc['targets met', 'default world']}.")
