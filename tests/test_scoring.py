@@ -341,7 +341,7 @@ def test_weather_reading_says_where_shared_weather_brings_the_target_within_reac
     text = weather_reading(tab)
     assert text.startswith("**Shared weather helps some stations.**")
     assert "meets r >= 0.6 at NEAR and misses at FAR" in text
-    assert "At FAR the shared weather makes the truth averaged over 4.5° keep the target" in text
+    assert "At FAR the truth averaged over 4.5° keeps the target in this world" in text
     assert "NEAR 0.70 (truth 0.92, 0.80 over 4.5°; in the default world 0.30, truth 0.90, 0.50 over 4.5°)" in text
     assert "HMA -19.80 against -19.70" in text and "8 of 14 against 7 of 14" in text
     assert weather_reading(tab.drop(columns=["regional-weather world"])) == "" and weather_reading(None) == ""

@@ -205,7 +205,8 @@ def limits_reading(table: pd.DataFrame) -> str:
             f"{get('truth', 'box total-mass trend'):.1f}, Tien Shan {get('truth', ts):.1f}.")
     steady = "default world, one alpha per system"
     if has(base, steady, "truth"):
-        calmer = sum(get(steady, f"interannual r, {s}") > get(base, f"interannual r, {s}") for s in ("YALA", "TS", "AKSHIYRAK"))
+        calmer = sum(get(steady, f"interannual r, {s}") >= get(base, f"interannual r, {s}") + 0.1
+                     for s in ("YALA", "TS", "AKSHIYRAK"))  # a station helped: r up by 0.1 at least
         out.append(
             ("**The month-to-month swings of α are not what blurs the stations.** " if calmer < 2 else
              "**Steadier α helps the stations.** ")
@@ -376,6 +377,17 @@ WEATHER_RUN, WEATHER_TRUTH = "regional-weather world", "truth, regional-weather 
 WIDE_ROW = "truth over 4.5 deg: interannual r, "
 
 
+def _r2(value) -> str:
+    """A correlation with two decimals, without a sign on zero ("0.00", not "-0.00")."""
+    return f"{round(float(value), 2) + 0.0:.2f}"
+
+
+def _and(names) -> str:
+    """"A", "A and B", "A, B and C"."""
+    names = [str(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def weather_reading(table: pd.DataFrame | None, target: float = 0.6, ceiling: float = 0.85) -> str:
     """Markdown reading the regional-weather run of a :func:`read_limit_scores` table ("" without it).
 
@@ -394,7 +406,7 @@ def weather_reading(table: pd.DataFrame | None, target: float = 0.6, ceiling: fl
         row = f"interannual r, {st}"
         truth_w = num.loc[row, WEATHER_TRUTH]
         over = (f", {wide[st][0]:.2f} over 4.5°" if np.isfinite(wide[st][0]) else "")
-        parts.append(f"{st} {num.loc[row, WEATHER_RUN]:.2f} (truth {truth_w:.2f}{over}; in the default world "
+        parts.append(f"{st} {_r2(num.loc[row, WEATHER_RUN])} (truth {truth_w:.2f}{over}; in the default world "
                      f"{num.loc[row, 'default world']:.2f}, truth {num.loc[row, 'truth']:.2f}"
                      + (f", {wide[st][1]:.2f} over 4.5°)" if np.isfinite(wide[st][1]) else ")"))
         if truth_w >= ceiling:
@@ -409,17 +421,17 @@ def weather_reading(table: pd.DataFrame | None, target: float = 0.6, ceiling: fl
     text += ("On the world whose ranges share their interannual weather (correlation exp(-d / 500 km) between "
              "the ranges, the same draws otherwise), the default preset's interannual r is " + "; ".join(parts) + ".")
     if met:
-        text += f" It meets r >= {target:g} at {', '.join(met)}"
-        text += f" and misses at {', '.join(missed)}." if missed else "."
+        text += f" It meets r >= {target:g} at {_and(met)}"
+        text += f" and misses at {_and(missed)}." if missed else "."
     elif missed:
-        text += f" It misses r >= {target:g} at {', '.join(missed)}."
+        text += f" It misses r >= {target:g} at {_and(missed)}."
     if reach:
-        text += (f" At {', '.join(reach)} the shared weather makes the truth averaged over 4.5° keep the target, "
-                 "so there the miss is the solve's, not the world's.")
+        text += (f" At {_and(reach)} the truth averaged over 4.5° keeps the target in this world, so there the "
+                 "miss is the solve's, not the world's.")
     half = f"{WEATHER_RUN}, sigma0^2 = 0.25"
     if half in num.columns:
         text += (" With the α for half the stated noise (`sigma0_sq=0.25`) the same world gives "
-                 + ", ".join(f"{st} {num.loc[f'interannual r, {st}', half]:.2f}" for st in stations)
+                 + ", ".join(f"{st} {_r2(num.loc[f'interannual r, {st}', half])}" for st in stations)
                  + f" ({table.loc['targets met', half]} targets).")
     text += (f" The rest barely depends on the weather: HMA {other('HMA glacier trend')} Gt/yr, per-cell R² "
              f"{other('per-cell glacier trend R², all')} (all glacier cells); targets met "
