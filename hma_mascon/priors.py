@@ -386,6 +386,12 @@ def with_variability(component: PriorComponent, glacier_area_km2, cell_area_m2, 
     has no seasons, so the refined step sees the glacier cells with little more than the hydrology's
     variance and books the glaciers' seasonal and interannual mass to the cells around them. The term
     is the variability that much ice could have, as :func:`with_rate_variability` is for the trend.
+
+    Off by default (``glacier_variability_sd_mwe=None``). Measured with 0.5 m w.e. (chapter 9, limits
+    table): on the synthetic world the glacier cells' annual amplitude rises from 37 to 61 Gt (truth
+    101) with more monthly noise, and the stations' r does not rise; on the real CSR record (once, at
+    commit 2afa749) the HMA trend is unchanged (-25.6 Gt/yr), the ablation rises from 328 to 335 Gt
+    and the r at Yala falls from 0.69 to 0.46.
     """
     frac = np.asarray(glacier_area_km2, float) * 1e6 / np.asarray(cell_area_m2, float)
     extra2 = (frac * float(sd_mwe)) ** 2
