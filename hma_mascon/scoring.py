@@ -139,9 +139,10 @@ def score_solution(sol, data_dir) -> pd.DataFrame:
     rows.append(_row(f"per-cell glacier trend R², 10 % largest true loss ({top.sum()})",
                      cell_trend_skill(b_hat[top], b[top]), 1.0, ">= 0.7", cell_trend_skill(b_hat[top], b[top]) >= 0.7))
 
-    for k, (o, t) in enumerate(zip(_seasons_and_weather(sol, glacier), _seasons_and_weather(tsol, glacier))):
-        rows.append(_row("glacier cells' total mass, " + ("annual amplitude" if k == 0 else
-                         "RMS about its six-term fit (weather and noise)"), o, t, "information", None, "Gt"))
+    (amp_o, rest_o), (amp_t, rest_t) = _seasons_and_weather(sol, glacier), _seasons_and_weather(tsol, glacier)
+    rows.append(_row("glacier cells' total mass, annual amplitude", amp_o, amp_t, "information", None, "Gt"))
+    rows.append(_row("glacier cells' total mass, RMS about its six-term fit (weather and noise)", rest_o, rest_t,
+                     "information", None, "Gt"))
 
     t2o, t2t = table2(sol, ctx), table2(tsol, ctx)
     for k in ("slope", "r2"):

@@ -56,6 +56,7 @@ import pandas as pd
 from hma_mascon import __version__
 from hma_mascon.output import git_commit, read_solution, write_solution
 from hma_mascon.pipeline import run_solution
+from hma_mascon.reproduction.closed_loop import WIDE_ROW  # rows of the truth columns: r over 4.5 deg
 from hma_mascon.safeio import atomic_write_text
 from hma_mascon.scoring import interannual_scales, score_solution
 from hma_mascon.synthetic import GENERATOR_VERSION, ensure_synthetic_data_dir
@@ -98,10 +99,6 @@ SCORE_ROWS = ["HMA glacier trend", "  HMA scaled by the resolution gain", "box t
               "interannual r, TS", "interannual r, AKSHIYRAK", "glacier cells' total mass, annual",
               "glacier cells' total mass, RMS", "cells whose 95 % trend bounds",
               "median half-width / median actual error"]
-
-
-#: rows of the truth columns only: the truth averaged over 9 x 9 cells (4.5 deg), the station's r there
-WIDE_ROW = "truth over 4.5 deg: interannual r, "
 
 
 def limits_row(scores: pd.DataFrame) -> dict:
