@@ -205,6 +205,10 @@ class StepResult:
         up to the posterior variance diag σ0²(N + αR)⁻¹.
     alpha_floored : ndarray (T,)
         1 where the robust α floor of :func:`regularized_solve` acted, else 0 (NaN: missing month).
+    alpha_rule : ndarray (T,)
+        The α the rule chose (after the floor), whose prior N(0, (σ0²/α_rule) R⁻¹) the stated bias
+        assumes; ``alpha`` is ``alpha_scale`` times it (equal unless :func:`regularized_solve` was given
+        a scale).
     """
 
     x: np.ndarray
@@ -216,21 +220,24 @@ class StepResult:
     bias: np.ndarray
     bias_sd: np.ndarray
     alpha_floored: np.ndarray = None
+    alpha_rule: np.ndarray = None
     systems: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def empty(cls, ntime: int, m: int) -> "StepResult":
         nan = np.full(ntime, np.nan)
         return cls(np.full((ntime, m), np.nan), nan.copy(), nan.copy(), nan.copy(), nan.copy(),
-                   np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), nan.copy())
+                   np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), np.full((ntime, m), np.nan), nan.copy(),
+                   nan.copy())
 
     def put(self, idx, other: "StepResult") -> None:
-        for name in ("x", "alpha", "sigma0sq", "dof", "residual", "error", "bias", "bias_sd", "alpha_floored"):
+        for name in ("x", "alpha", "sigma0sq", "dof", "residual", "error", "bias", "bias_sd", "alpha_floored", "alpha_rule"):
             getattr(self, name)[idx] = getattr(other, name)
 
 
 def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, sigma0sq=None, progress=False,
-                      desc="months", mse_norm="euclidean", alpha_floor_factor=None, alpha_per="month") -> StepResult:
+                      desc="months", mse_norm="euclidean", alpha_floor_factor=None, alpha_per="month",
+                      alpha_scale=1.0) -> StepResult:
     """Solve x_α = Q (Λ + αI)⁻¹ u for every month sharing ``system`` (METHODS.md §8).
 
     Parameters
@@ -262,6 +269,17 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
         call gets the median of the monthly choices (after the floor), one α per eigensystem
         (issue 11, suspect 3: month-to-month swings of α change the damping of every cell and put
         interannual variation into the series that the data do not carry).
+    alpha_scale : float
+        The solve uses ``alpha_scale`` times the rule's α (after the floor and ``alpha_per``; fixed
+        ``alpha`` values are used as given). The rule's α stays the scale of the prior, x ~ N(0,
+        (σ0²/α_rule) R⁻¹), so the prior-expected bias of the solve at α = s α_rule is
+
+        .. math:: E[b_j^2] = \sigma_0^2\,\frac{\alpha^2}{\alpha_{rule}}\sum_k\frac{Q_{jk}^2}{(\lambda_k+\alpha)^2},
+
+        (null modes: σ0²/α_rule), which is the posterior variance's bias part when s = 1. The MSE
+        rule minimises the error of one month; a trend or a regional sum averages the noise over the
+        months while the bias does not average, so their error is smallest at a smaller α
+        (issue 11; measured in chapter 9).
 
     Returns
     -------
@@ -288,8 +306,12 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
             alphas = np.full(T, float(np.median(alphas)))
         elif alpha_per != "month":
             raise ValueError(f'alpha_per must be "month" or "system", got {alpha_per!r}')
+        if not (np.isfinite(alpha_scale) and alpha_scale > 0):
+            raise ValueError(f"alpha_scale must be a positive number, got {alpha_scale!r}")
+        alpha_rule, alphas = alphas, alphas * float(alpha_scale)
     else:
         alphas = np.broadcast_to(np.asarray(alpha, float), (T,)).copy()
+        alpha_rule = alphas
     if alpha is not None or alpha_floor_factor is None or T < MIN_FLOOR_MONTHS:
         floored = np.zeros(T, bool)
     # modes with λ_k = 0 exactly (EigenTikhonov's low-rank route) in closed form: their
@@ -302,8 +324,8 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     Z = U[:, head] / D  # (T, r) coefficients in the Q basis
     X = Z @ Qh.T
     # regularization bias: plug-in b = -α Q D⁻¹ Q^T R x̂ = -α Q D⁻¹ Z (Q^T R Q = I), and its
-    # prior expectation E[b_j²] = σ0² α Σ_k Q_jk²/(λ_k+α)² for x drawn from N(0, (σ0²/α) R⁻¹);
-    # formal variance + that bias variance = diag σ0² (N + αR)⁻¹, the Bayesian posterior variance.
+    # prior expectation E[b_j²] = σ0² (α²/α_rule) Σ_k Q_jk²/(λ_k+α)² for x drawn from N(0, (σ0²/α_rule) R⁻¹);
+    # at α = α_rule, formal variance + bias variance = diag σ0² (N + αR)⁻¹, the Bayesian posterior variance.
     bias = -(alphas[:, None] * Z / D) @ Qh.T
     if has_zero:
         X0 = (U[:, zero] @ Q[:, zero].T) / alphas[:, None]
@@ -317,8 +339,9 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     s_err = s0 if s0fix is None else np.array(s0fix, float)
     Q2T = (Qh**2).T
     var = ((lam_h[None, :] / D**2) * s_err[:, None]) @ Q2T
-    bias_var = ((alphas[:, None] / D**2) * s_err[:, None]) @ Q2T
+    bias_var = (((alphas * (alphas / alpha_rule))[:, None] / D**2) * s_err[:, None]) @ Q2T
     if has_zero:
-        bias_var += (s_err / alphas)[:, None] * np.sum(Q[:, zero] ** 2, axis=1)[None, :]
+        bias_var += (s_err / alpha_rule)[:, None] * np.sum(Q[:, zero] ** 2, axis=1)[None, :]
     return StepResult(x=X, alpha=alphas, sigma0sq=s0, dof=dof, residual=omega, error=np.sqrt(np.maximum(var, 0)),
-                      bias=bias, bias_sd=np.sqrt(np.maximum(bias_var, 0)), alpha_floored=floored.astype(float))
+                      bias=bias, bias_sd=np.sqrt(np.maximum(bias_var, 0)), alpha_floored=floored.astype(float),
+                      alpha_rule=alpha_rule)

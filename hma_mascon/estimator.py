@@ -67,7 +67,7 @@ class PointMassMascon:
         ``weight``, ``P_mode``, ``regularization``, ``prior_rule``, ``prior_floor_m``,
         ``prior_correlation_km``, ``prior_correlation_blocks``, ``correlation_length_km``, ``alpha_method``,
         ``alpha_fixed``, ``mse_norm``, ``sigma0_sq``,
-        ``alpha_floor_factor``, ``alpha_per``, ``two_step``, ``remove``. Each is validated here (the message names
+        ``alpha_floor_factor``, ``alpha_per``, ``alpha_scale``, ``two_step``, ``remove``. Each is validated here (the message names
         the parameter and what is accepted) and becomes an attribute of the same name.
 
     Notes
@@ -320,6 +320,7 @@ class PointMassMascon:
         result = two_step_solve(solve_A, solve_Y, t, cal, r_pre, r_sv, whiten=whiten, group=group,
                                 alpha_method=self.alpha_method, alpha=self.alpha_fixed, sigma0sq=s0, mse_norm=self.mse_norm,
                                 alpha_floor_factor=self.alpha_floor_factor, alpha_per=self.alpha_per,
+                                alpha_scale=self.alpha_scale,
                                 remove=self.remove, two_step=self.two_step, progress=self.progress,
                                 trend_from=self.trend_from,
                                 trend_probe=None if trend_probe is None else self._probe(trend_probe, grid.size))

@@ -226,9 +226,9 @@ PARAMETERS: dict[str, Parameter] = _rows(
               "each eigensystem (none: off; deviation from METHODS.md)", "§8", minimum=1.0, maximum=1e12,
               nullable=True, presets={"paper": None}),
     Parameter("alpha_per", "choice", "month", "one alpha per month (METHODS.md) or the median of the monthly "
-              "choices for every month of an eigensystem (issue 11, suspect 3; whole box, all months: in-situ r "
-              "0.32/-0.07/0.43 -> 0.32/-0.13/0.45, per-cell R^2 0.69 -> 0.66: not adopted)", "§8",
-              choices=("month", "system")),
+              "choices for every month of an eigensystem (issue 11, suspect 3; chapter 9)", "§8", choices=("month", "system")),
+    Parameter("alpha_scale", "float", 1.0, "the solve's alpha = this x the rule's; the rule's alpha stays the prior of "
+              "the stated bias (trends average the noise over months, not the bias; chapter 9)", "§8", minimum=1e-6, maximum=1e6),
     # ----------------------------------------------------------------- two-step (§9)
     Parameter("two_step", "bool", True, "preliminary + refined solves (false: the preliminary solution only)",
               "§9"),

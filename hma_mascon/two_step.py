@@ -90,7 +90,7 @@ def _r_of(R, c, m):
 
 def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse", alpha=None, sigma0sq=None,
                       mse_norm="euclidean", progress=False, keep_systems=False, alpha_floor_factor=None, alpha_per="month",
-                      _normals=None) -> StepResult:
+                      alpha_scale=1.0, _normals=None) -> StepResult:
     """Preliminary solve of every month with R_pre and its own α (METHODS.md §9 step 1).
 
     Parameters
@@ -116,6 +116,9 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         Keep the eigensystem of each group in ``result.systems`` (for :func:`trend_bias_sd`).
     alpha_floor_factor : float, optional
         Robust α floor per eigensystem (:func:`regularized_solve`); also in :func:`refined_solve`.
+    alpha_per, alpha_scale :
+        One α per month or per eigensystem, and the factor on the rule's α
+        (:func:`hma_mascon.eigensystem.regularized_solve`); also in :func:`refined_solve`.
 
     Returns
     -------
@@ -135,7 +138,7 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
         out.put(idx, regularized_solve(system, apply_whitener(w, Y[idx].T).T, alpha_method, _checked_alpha(alpha),
                                        sigma0sq=_take(sigma0sq, idx), mse_norm=mse_norm, progress=progress,
                                        desc="preliminary", alpha_floor_factor=alpha_floor_factor,
-                                       alpha_per=alpha_per))
+                                       alpha_per=alpha_per, alpha_scale=alpha_scale))
         if keep_systems:
             out.systems[g] = (system, idx)
     return out
@@ -143,7 +146,7 @@ def preliminary_solve(A, Y, r_pre, *, whiten=None, group=None, alpha_method="mse
 
 def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=None, alpha_method="mse", alpha=None,
                   sigma0sq=None, mse_norm="euclidean", progress=False, keep_largest_system=False,
-                  alpha_floor_factor=None, alpha_per="month", _normals=None) -> StepResult:
+                  alpha_floor_factor=None, alpha_per="month", alpha_scale=1.0, _normals=None) -> StepResult:
     """Refined solve of y' = y - A x_trend with R_sv(c(t)) and its own α (METHODS.md §9 step 3).
 
     Parameters
@@ -190,7 +193,8 @@ def refined_solve(A, Y, x_trend, r_sv, calendar_month, *, whiten=None, group=Non
             out.put(idx, regularized_solve(system, apply_whitener(w, Yp[idx].T).T, alpha_method, _checked_alpha(alpha),
                                            sigma0sq=_take(sigma0sq, idx),
                                            mse_norm=mse_norm, progress=progress, desc=f"refined c={c}",
-                                           alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per))
+                                           alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per,
+                                           alpha_scale=alpha_scale))
             if keep_largest_system and idx.size > max((v[1].size for v in out.systems.values()), default=0):
                 out.systems = {(g, c): (system, idx, Rc)}
     return out
@@ -328,7 +332,7 @@ def _median_sigma0sq(step, idx, sigma0sq):
 
 def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=None, alpha_method="mse", alpha=None,
                    sigma0sq=None, mse_norm="euclidean", remove="trend", two_step=True, progress=False,
-                   trend_probe=None, alpha_floor_factor=None, alpha_per="month",
+                   trend_probe=None, alpha_floor_factor=None, alpha_per="month", alpha_scale=1.0,
                    trend_from="preliminary") -> TwoStepResult:
     """Two-step estimation of METHODS.md §9.
 
@@ -355,7 +359,9 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
 
     The result also carries the factor of the prior-expected bias covariance of the trend
     (:func:`hma_mascon.resolution.trend_bias_factor`, ``TwoStepResult.expected_trend_bias_sd``), evaluated
-    with the eigensystems that solved the most months and their median α.
+    with the eigensystems that solved the most months and their median α. With ``alpha_scale`` s ≠ 1
+    the months are solved at s times the rule's α (:func:`hma_mascon.eigensystem.regularized_solve`):
+    the factor M takes the α of the solve, the prior's scale c the rule's α.
     """
     if remove not in ("trend", "offset+trend"):
         raise ValueError(f'remove must be "trend" or "offset+trend", got {remove!r}')
@@ -367,7 +373,8 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     pre = preliminary_solve(A, Y, r_pre, whiten=whiten, group=group, alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq,
                             mse_norm=mse_norm, progress=progress,
                             keep_systems=True,
-                            alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per, _normals=normals)
+                            alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per, alpha_scale=alpha_scale,
+                            _normals=normals)
     g_main = max(pre.systems, key=lambda g: pre.systems[g][1].size) if pre.systems else None
     probe = None if trend_probe is None else np.atleast_2d(np.asarray(trend_probe, float))
     if not two_step:
@@ -378,7 +385,8 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
             if probe is not None:
                 rec = trend_recovery(system, r_pre, alpha_pre, None, None, None, probe)
             M = trend_bias_factor(system, alpha_pre)
-            c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
+            c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), float(np.nanmedian(pre.alpha_rule[idx])),
+                                  t[np.all(np.isfinite(pre.x), axis=1)])
         pre.systems = {}
         return TwoStepResult(x=pre.x, x_trend=np.zeros_like(pre.x), preliminary=pre, refined=pre,
                              beta=np.full((6, A.shape[1]), np.nan), t0=float(np.nanmean(t)), error=pre.error,
@@ -387,7 +395,9 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     beta, t0 = fit_six_term(t, pre.x)
     system, idx = pre.systems[g_main]
     alpha_pre = float(np.nanmedian(pre.alpha[idx]))
-    c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), alpha_pre, t[np.all(np.isfinite(pre.x), axis=1)])
+    # the prior's scale from the rule's α, the damping (M) from the α the months were solved with
+    c = trend_prior_scale(_median_sigma0sq(pre, idx, sigma0sq), float(np.nanmedian(pre.alpha_rule[idx])),
+                          t[np.all(np.isfinite(pre.x), axis=1)])
     if trend_from == "data":
         solved = np.all(np.isfinite(pre.x), axis=1)
         beta[1], alpha_pre, s0_beta = data_trend_solve(
@@ -401,6 +411,7 @@ def two_step_solve(A, Y, t, calendar_month, r_pre, r_sv, *, whiten=None, group=N
     ref = refined_solve(A, Y, x_trend, r_sv, calendar_month, whiten=whiten, group=group,
                         alpha_method=alpha_method, alpha=alpha, sigma0sq=sigma0sq, mse_norm=mse_norm, progress=progress,
                         keep_largest_system=True, alpha_floor_factor=alpha_floor_factor, alpha_per=alpha_per,
+                        alpha_scale=alpha_scale,
                         _normals=normals)
     normals.clear()  # N (m x m) is not needed for the error terms below
     tb = trend_bias_sd(system, r_pre, alpha_pre, beta[1])

@@ -15,6 +15,8 @@ month, default all months) on a synthetic world whose truth departs from what th
   σ = |rate| std(t) (the `paper` preset's), against the default's added variance of an unknown rate of
   ±0.3 m w.e./yr on every glacier cell (issue 11, suspect 7: a variance for what could change on the
   ice, not only for what the prior rate says).
+* the lake and Karakoram scenarios with ``alpha_scale=0.3`` (the months solved at 0.3 times the MSE
+  rule's α): whether a weaker pull toward the prior keeps an unexpected change nearer where it happened.
 
 For each, :func:`hma_mascon.scoring.departure_table` splits the departure's trend into what stays in
 the cells where it happened, what stays within 1 deg (the issue's target: at least 70 %), what goes to
@@ -56,6 +58,10 @@ SCENARIO_RUNS = {
     "default world, rate-only glacier prior": (None, {"glacier_rate_sd_mwe": None}, "lake", None),
     "Karakoram, rate-only glacier prior": ("karakoram_loss", {"glacier_rate_sd_mwe": None}, "scenario",
                                            "default world, rate-only glacier prior"),
+    "lake growth, lake prior, alpha x 0.3": (None, {"alpha_scale": 0.3}, "lake", None),
+    "lake growth, no lake prior, alpha x 0.3": (None, {"prior_lake": "none", "alpha_scale": 0.3}, "lake", None),
+    "Karakoram, alpha x 0.3": ("karakoram_loss", {"alpha_scale": 0.3}, "scenario",
+                               "lake growth, lake prior, alpha x 0.3"),
 }
 
 #: score_solution rows carried into the table

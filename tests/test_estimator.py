@@ -341,6 +341,60 @@ def test_alpha_per_system_gives_every_month_the_median():
         regularized_solve(system, Y, "mse", sigma0sq=0.05**2, alpha_per="year")
 
 
+def test_alpha_scale_solves_below_the_rule_and_keeps_the_rules_prior():
+    """alpha_scale s: the months are solved at s times the rule's α (the same solution as a fixed α
+    there) while the stated bias keeps the rule's prior x ~ N(0, (σ0²/α_r) R⁻¹): bias covariance
+    (σ0² α²/α_r) M⁻¹ R M⁻¹ with M = N + αR, against direct algebra. The posterior mean (s = 1) is the
+    minimum-variance linear estimate under that prior, so for every cell formal² + bias² is smallest
+    at s = 1; a smaller α has less bias and more noise. s = 1 is the rule's solve, bitwise."""
+    rng, A, r, X, _ = _problem(n=60, m=30, T=6, seed=8)
+    Y = X @ A.T + 0.05 * rng.normal(size=(6, 60))
+    system = eigen_system(A, r)
+    s0 = 0.05**2
+    rule = regularized_solve(system, Y, "mse", sigma0sq=s0)
+    same = regularized_solve(system, Y, "mse", sigma0sq=s0, alpha_scale=1.0)
+    for name in ("x", "alpha", "error", "bias_sd"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(rule, name))
+    np.testing.assert_array_equal(rule.alpha_rule, rule.alpha)
+    N = A.T @ A
+    total = {}
+    for s in (0.3, 1.0, 3.0):
+        out = regularized_solve(system, Y, "mse", sigma0sq=s0, alpha_scale=s)
+        np.testing.assert_allclose(out.alpha, s * rule.alpha, rtol=1e-14)
+        np.testing.assert_array_equal(out.alpha_rule, rule.alpha)
+        fixed = regularized_solve(system, Y, alpha=out.alpha, sigma0sq=s0)
+        np.testing.assert_allclose(out.x, fixed.x, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out.error, fixed.error, rtol=1e-12)
+        for k in range(Y.shape[0]):
+            a, ar = out.alpha[k], rule.alpha[k]
+            Minv = np.linalg.inv(N + a * np.diag(r))
+            expected = s0 * a**2 / ar * np.diag(Minv @ np.diag(r) @ Minv)
+            np.testing.assert_allclose(out.bias_sd[k] ** 2, expected, rtol=1e-8)
+        total[s] = out.error**2 + out.bias_sd**2
+    assert np.all(total[0.3] >= total[1.0] * (1 - 1e-10)) and np.all(total[3.0] >= total[1.0] * (1 - 1e-10))
+    low, high = (regularized_solve(system, Y, "mse", sigma0sq=s0, alpha_scale=s) for s in (0.3, 3.0))
+    assert np.all(low.bias_sd < high.bias_sd) and np.all(low.error > high.error)
+    with pytest.raises(ValueError, match="alpha_scale"):
+        regularized_solve(system, Y, "mse", sigma0sq=s0, alpha_scale=0.0)
+
+
+def test_two_step_alpha_scale_keeps_the_trend_prior_of_the_rule():
+    """The trend's prior scale c comes from the rule's α (c ∝ α_rule^-1/2), the damping factor M from
+    the α the months were solved with: a scale changes M and leaves c."""
+    rng = np.random.default_rng(9)
+    n, m, T = 80, 40, 24
+    A = rng.normal(size=(n, m))
+    t = 2004 + (np.arange(T) + 0.5) / 12
+    cal = np.arange(T) % 12 + 1
+    Y = np.outer(t - t.mean(), rng.normal(0, 0.05, m)) @ A.T + 0.01 * rng.normal(size=(T, n))
+    r = rng.uniform(1.0, 10.0, m)
+    base = two_step_solve(A, Y, t, cal, r, r, sigma0sq=1e-4)
+    low = two_step_solve(A, Y, t, cal, r, r, sigma0sq=1e-4, alpha_scale=0.3)
+    np.testing.assert_allclose(low.preliminary.alpha, 0.3 * base.preliminary.alpha, rtol=1e-12)
+    assert low.trend_bias_scale == pytest.approx(base.trend_bias_scale, rel=1e-12)
+    assert np.all(np.linalg.norm(low.trend_bias_factor, axis=1) < np.linalg.norm(base.trend_bias_factor, axis=1))
+
+
 def test_robust_alpha_floor_lifts_only_outlying_months():
     """One month whose data are 1e3 times larger gets a much smaller MSE alpha; the floor lifts it
     to median/factor and leaves the others alone."""
