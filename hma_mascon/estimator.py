@@ -113,6 +113,17 @@ class PointMassMascon:
       iteration ran a few refined-step months two decades below their neighbours, giving cells of
       10-30 m. Months where it acted are counted in the ``alpha_floored_*`` variables. The
       ``paper`` preset has no floor.
+    * ``alpha_scale=1`` (METHODS.md §8). The option s < 1 solves every month at s times the α the
+      rule chose and keeps the rule's α as the prior of the stated bias (bias variance σ0² (α²/α_rule)
+      Σ_k Q_jk²/(λ_k+α)², :func:`hma_mascon.eigensystem.regularized_solve`). The MSE rule minimises one
+      month's error; a trend averages the noise of ~220 months but not the bias, so for trends the
+      smaller α is better, in theory down to α_rule/T if the coefficient noise were the only error.
+      Whole box, all months, s = 0.3 against 1 (truth in brackets): per-cell R² 0.72 / 0.42 -> 0.74
+      / 0.62, HMA -19.7 -> -21.3 Gt/yr (-25.0), largest Tien Shan cell -6.8 -> -8.9 cm/yr (-10.7),
+      coverage 94.0 % -> 94.5 %, 7 -> 8 of 14 targets. On the real CSR record the largest
+      cell-month grows from 2.3 to 4.0 m, HMA -25.6 -> -27.7 Gt/yr (paper -25.8), ablation 328 ->
+      355 Gt (paper 157). Measured in chapter 9; not yet the default, because every committed table
+      would have to be measured again.
     * ``trend_from="preliminary"`` (METHODS.md §9). The option ``"data"`` solves the trend once from
       the six-term trend of the pseudo-observations, with the prior the months' α implies
       (:func:`hma_mascon.two_step.data_trend_solve`), instead of fitting it to the preliminary

@@ -143,7 +143,12 @@ def test_scenario_reading_follows_the_committed_numbers_and_their_side_of_the_ta
         pytest.skip("reproduction/wrong_prior_scenarios.csv is not in this checkout")
     table = got[0]
     text = scenario_reading(table)
-    assert set(text) == {"karakoram", "rate_only", "right", "lakes", "scaled"} and "nan" not in " ".join(text.values())
+    keys = {"karakoram", "rate_only", "right", "lakes", "scaled"}
+    if "Karakoram, alpha x 0.3" in table.columns:  # the runs at 0.3 times the rule's alpha
+        keys.add("fraction")
+        low = float(table.loc["response within 1 deg [fraction]", "Karakoram, alpha x 0.3"])
+        assert f"{100 * low:.0f} % within 1° (default" in text["fraction"]
+    assert set(text) == keys and "nan" not in " ".join(text.values())
     kara = [c for c in table.columns if c.startswith("Karakoram loses")][0]
     within = float(table.loc["response within 1 deg [fraction]", kara])
     assert f"{100 * within:.0f} % within 1°" in text["karakoram"]
@@ -206,6 +211,16 @@ def test_limits_script_row_carries_every_metric_and_counts_the_targets(truth_sol
             quiet = table.copy()
             quiet.loc[[r for r in table.index if r.startswith("glacier cells' total mass, RMS")], seasons] = 0.0
             assert "and the noise with them" not in limits_reading(quiet)
+        fractions = [c for c in table.columns if c.startswith("default world, alpha x ")]
+        if fractions:  # the headline follows the top-10 % R² and the coverage of the fraction runs
+            assert "**A fraction of the rule's α" in text and "α × 0.3: R²" in text
+            blunt = table.copy()
+            top = [r for r in table.index if r.startswith("per-cell glacier trend R², 10 %")]
+            blunt.loc[top, fractions] = float(table.loc[top[0], "default world"])
+            assert "**A fraction of the rule's α.**" in limits_reading(blunt)
+            loose = table.copy()
+            loose.loc[[r for r in table.index if r.startswith("cells whose 95 % trend bounds")], fractions] = 1.0
+            assert "error bars stay honest" not in limits_reading(loose)
     assert read_limit_scores(tmp_path) is None
     if got is not None and "low-noise world" in table.columns:
         assert "low noise" in text and "generator 1.1.0" in text

@@ -37,9 +37,9 @@ Modules (one section of the paper each): :mod:`~hma_mascon.reproduction.context`
 inputs), :mod:`~hma_mascon.reproduction.trends` (Sec. V-A, Table IV),
 :mod:`~hma_mascon.reproduction.comparisons` (Tables II and III, ablation) and
 :mod:`~hma_mascon.reproduction.ledger` (every number beside the paper's),
-:mod:`~hma_mascon.reproduction.centres` (two centres' real-data solutions against each other) and
+:mod:`~hma_mascon.reproduction.centres` (two centres' real-data solutions against each other),
 :mod:`~hma_mascon.reproduction.closed_loop` (the committed closed-loop tables of chapter 9 and their
-readings).
+readings) and :mod:`~hma_mascon.reproduction.noise_spectra` (real and synthetic noise spectra).
 """
 
 from .comparisons import (
@@ -68,15 +68,13 @@ from .centres import CENTRE_PERIOD, compare_centres, read_centre_comparison
 from .closed_loop import (
                       interannual_reading,
                       limits_reading,
-                      noise_ratios,
-                      noise_reading,
                       read_configuration_scores,
                       read_limit_scores,
-                      read_noise_spectra,
                       read_scenario_scores,
                       scenario_reading,
                       weather_reading,
 )
+from .noise_spectra import noise_ratios, noise_reading, read_noise_spectra
 from .ledger import (
                       committed_ledger_comparison,
                       ledger_table,
