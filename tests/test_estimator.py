@@ -302,17 +302,23 @@ def test_trend_bias_covariance_equals_the_algebra_and_a_monte_carlo():
     assert np.isnan(trend_prior_scale(1.0, 1.0, [2004.0]))
 
 
-def test_two_step_states_the_trend_bias_and_a_larger_alpha_damps_more():
-    """TwoStepResult carries the factor and the scale: a larger alpha damps more (larger rows of M)
-    and says the prior is tighter (c ∝ alpha^-1/2, the MSE prior (σ0²/α) R⁻¹); the sd per cell is
-    c ‖M_j‖, positive; a weighted sum uses the same factor."""
-    rng = np.random.default_rng(5)
-    n, m, T = 30, 45, 24
+def _trend_problem(n, m, seed, T=24):
+    """A random design, T monthly epochs with their calendar months, data of a trend field plus noise,
+    and a diagonal prior: the two-step trend tests' problem."""
+    rng = np.random.default_rng(seed)
     A = rng.normal(size=(n, m))
     t = 2004 + (np.arange(T) + 0.5) / 12
     cal = np.arange(T) % 12 + 1
     Y = np.outer(t - t.mean(), rng.normal(0, 0.05, m)) @ A.T + 0.01 * rng.normal(size=(T, n))
-    r = rng.uniform(1.0, 10.0, m)
+    return A, Y, t, cal, rng.uniform(1.0, 10.0, m)
+
+
+def test_two_step_states_the_trend_bias_and_a_larger_alpha_damps_more():
+    """TwoStepResult carries the factor and the scale: a larger alpha damps more (larger rows of M)
+    and says the prior is tighter (c ∝ alpha^-1/2, the MSE prior (σ0²/α) R⁻¹); the sd per cell is
+    c ‖M_j‖, positive; a weighted sum uses the same factor."""
+    m = 45
+    A, Y, t, cal, r = _trend_problem(n=30, m=m, seed=5)
     rows, scale = {}, {}
     for a in (0.1, 10.0):
         res = two_step_solve(A, Y, t, cal, r, r, alpha=a, sigma0sq=1.0)
@@ -381,13 +387,7 @@ def test_alpha_scale_solves_below_the_rule_and_keeps_the_rules_prior():
 def test_two_step_alpha_scale_keeps_the_trend_prior_of_the_rule():
     """The trend's prior scale c comes from the rule's α (c ∝ α_rule^-1/2), the damping factor M from
     the α the months were solved with: a scale changes M and leaves c."""
-    rng = np.random.default_rng(9)
-    n, m, T = 80, 40, 24
-    A = rng.normal(size=(n, m))
-    t = 2004 + (np.arange(T) + 0.5) / 12
-    cal = np.arange(T) % 12 + 1
-    Y = np.outer(t - t.mean(), rng.normal(0, 0.05, m)) @ A.T + 0.01 * rng.normal(size=(T, n))
-    r = rng.uniform(1.0, 10.0, m)
+    A, Y, t, cal, r = _trend_problem(n=80, m=40, seed=9)
     base = two_step_solve(A, Y, t, cal, r, r, sigma0sq=1e-4)
     low = two_step_solve(A, Y, t, cal, r, r, sigma0sq=1e-4, alpha_scale=0.3)
     np.testing.assert_allclose(low.preliminary.alpha, 0.3 * base.preliminary.alpha, rtol=1e-12)
