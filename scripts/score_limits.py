@@ -31,7 +31,7 @@ default all months), scored against its world's truth with :func:`hma_mascon.sco
 * ``default world, alpha x 0.3`` / ``0.1`` (and the regional-weather world at 0.3): every month solved at
   that factor times the α the MSE rule chose (``alpha_scale``), with the stated bias still from the
   rule's prior (:func:`hma_mascon.eigensystem.regularized_solve`). Unlike ``sigma0_sq``, which moves the
-  plug-in iteration's fixed point by decades (0.25 gave α 28 times smaller here and 100 times on real
+  plug-in iteration's fixed point by decades (0.25 gave α 28 times smaller here and 96 times on real
   CSR), the factor is exactly what it says. The rule minimises one month's error; a trend averages the
   noise of the months and not the bias;
 * ``default world, L = 200 km`` / ``300 km``: the prior's correlation length (the default's 150 km was
