@@ -339,6 +339,7 @@ def regularized_solve(system: EigenSystem, Yw, alpha_method="mse", alpha=None, s
     s_err = s0 if s0fix is None else np.array(s0fix, float)
     Q2T = (Qh**2).T
     var = ((lam_h[None, :] / D**2) * s_err[:, None]) @ Q2T
+    # α (α/α_rule), not α²/α_rule: at alpha_scale = 1 the ratio is exactly 1 and the result bitwise the rule's
     bias_var = (((alphas * (alphas / alpha_rule))[:, None] / D**2) * s_err[:, None]) @ Q2T
     if has_zero:
         bias_var += (s_err / alpha_rule)[:, None] * np.sum(Q[:, zero] ** 2, axis=1)[None, :]

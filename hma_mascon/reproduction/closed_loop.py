@@ -24,9 +24,8 @@ import pandas as pd
 
 from ..params import PARAMETERS
 
-__all__ = ["read_configuration_scores", "read_limit_scores", "read_scenario_scores", "read_noise_spectra",
-           "limits_reading", "scenario_reading", "noise_ratios", "noise_reading", "interannual_reading",
-           "weather_reading"]
+__all__ = ["read_configuration_scores", "read_limit_scores", "read_scenario_scores", "limits_reading",
+           "scenario_reading", "interannual_reading", "weather_reading"]
 
 
 def read_scenario_scores(directory):
